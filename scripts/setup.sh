@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Create or refresh the project's virtual environment (.venv) from the locked versions
+# (constraints.txt), and install the Debian packages the project needs when run as root.
+# Idempotent and quick when nothing changed: a stamp records what was installed.
+#
+#   VENV=path     where the environment lives (default: .venv in the checkout)
+#   PYTHON=exe    the interpreter to build it from (default: python3.11, else python3)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV=${VENV:-.venv}
+PYTHON=${PYTHON:-$(command -v python3.11 || command -v python3)}
+
+# Debian packages needed at run time or to build wheels (one per line in scripts/apt-packages.txt).
+mapfile -t APT_PACKAGES < <(grep -v '^\s*#' scripts/apt-packages.txt | awk 'NF {print $1}')
+if [ "${#APT_PACKAGES[@]}" -gt 0 ]; then
+    missing=()
+    for pkg in "${APT_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+    done
+    if [ "${#missing[@]}" -gt 0 ]; then
+        if [ "$(id -u)" = 0 ]; then
+            echo "setup: installing Debian packages: ${missing[*]}"
+            apt-get update -qq
+            DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -qq \
+                --no-install-recommends "${missing[@]}" >/dev/null
+        else
+            echo "setup: missing Debian packages (run as root, or: sudo apt-get install ${missing[*]})" >&2
+        fi
+    fi
+fi
+
+"$PYTHON" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || {
+    echo "setup: pesbench needs Python 3.11 (found $("$PYTHON" --version 2>&1)); set PYTHON=" >&2
+    exit 1
+}
+[ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+
+stamp="$VENV/.pesbench-setup"
+want=$(cat pyproject.toml constraints.txt scripts/setup.sh scripts/apt-packages.txt | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] && "$VENV/bin/python" -c 'import pesbench' 2>/dev/null; then
+    echo "setup: $VENV is up to date"
+    exit 0
+fi
+
+pip=("$VENV/bin/python" -m pip --disable-pip-version-check)
+echo "setup: installing the locked environment into $VENV (first time: about 3 minutes)"
+# torch first, from its own pin: a dependency resolved before it would pull a CUDA build.
+"${pip[@]}" install -q -c constraints.txt "torch==2.13.0"
+"${pip[@]}" install -q -c constraints.txt -e ".[local,dev]"
+"${pip[@]}" check
+echo "$want" > "$stamp"
+echo "setup: done ($("$VENV/bin/pesbench" --version))"

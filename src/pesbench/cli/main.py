@@ -1,0 +1,61 @@
+"""The ``pesbench`` command: parses, calls workflows and stores, prints. Nothing more."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from pesbench import __version__
+from pesbench.cli.db import db_app
+from pesbench.cli.demo import demo
+from pesbench.cli.doctor import doctor
+from pesbench.errors import PesbenchError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="pesbench",
+    help=(
+        "Benchmark universal ML potentials against DFT on out-of-distribution structures: "
+        "PES softening and the GGA -> r2SCAN gap."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+app.add_typer(db_app, name="db")
+app.command()(doctor)
+app.command()(demo)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"pesbench {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Benchmark universal ML potentials against DFT."""
+
+
+def main() -> None:
+    """Entry point: user errors become one line on stderr and exit code 2, no traceback."""
+    try:
+        app()
+    except PesbenchError as exc:
+        Console(stderr=True, highlight=False, soft_wrap=True).print(
+            f"[bold red]error:[/] {exc}", markup=True
+        )
+        sys.exit(2)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,61 @@
+"""Which MongoDB to use: the configured URI, or the managed local server."""
+
+from __future__ import annotations
+
+from pesbench.errors import DatabaseError
+from pesbench.settings import PesbenchSettings, get_settings
+from pesbench.stores.server import LocalMongoServer, find_mongod, ping
+
+__all__ = ["database_uri", "local_server", "require_database"]
+
+
+def local_server(settings: PesbenchSettings | None = None) -> LocalMongoServer:
+    """The managed server of the settings' data directory (not started)."""
+    settings = settings or get_settings()
+    mongod = find_mongod(settings.mongod_path) if settings.mongod_path else None
+    return LocalMongoServer(settings.mongodb_dir, mongod=mongod)
+
+
+def database_uri(settings: PesbenchSettings | None = None, *, start: bool = True) -> str:
+    """The MongoDB URI to connect to.
+
+    Parameters
+    ----------
+    settings
+        Defaults to :func:`~pesbench.settings.get_settings`.
+    start
+        With no ``db_uri`` configured, start the managed local server if it is not running.
+
+    Raises
+    ------
+    DatabaseError
+        When no URI is configured and the managed server neither runs nor may be started.
+    """
+    settings = settings or get_settings()
+    if settings.db_uri:
+        return settings.db_uri
+    server = local_server(settings)
+    state = server.start()[0] if start else server.status()
+    if state is None:
+        raise DatabaseError("the managed MongoDB server is not running: `pesbench db start`")
+    return state.uri
+
+
+def require_database(settings: PesbenchSettings | None = None, timeout_ms: int = 5000) -> str:
+    """Return a URI that answers right now, starting the managed server if needed."""
+    settings = settings or get_settings()
+    uri = database_uri(settings)
+    if ping(uri, timeout_ms=timeout_ms) is None:
+        where = "PESBENCH_DB_URI" if settings.db_uri else "the managed server"
+        raise DatabaseError(f"MongoDB at {_safe(uri)} ({where}) does not answer")
+    return uri
+
+
+def _safe(uri: str) -> str:
+    """``uri`` with its password hidden."""
+    head, sep, tail = uri.partition("@")
+    if not sep or "//" not in head:
+        return uri
+    scheme, _, userinfo = head.partition("//")
+    user = userinfo.split(":", 1)[0]
+    return f"{scheme}//{user}:***@{tail}"
