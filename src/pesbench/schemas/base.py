@@ -3,13 +3,39 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
+from pymatgen.core import Structure
 
 from pesbench import __version__
 
-__all__ = ["FUNCTIONALS", "Functional", "PesbenchDoc"]
+__all__ = [
+    "FUNCTIONALS",
+    "Forces",
+    "Functional",
+    "PesResultDoc",
+    "PesbenchDoc",
+    "Status",
+    "Stress",
+    "StructureField",
+]
+
+StructureField = Annotated[
+    Structure,
+    PlainSerializer(lambda s: s.as_dict(), return_type=dict, when_used="json"),
+    WithJsonSchema({"type": "object", "description": "pymatgen Structure.as_dict()"}),
+]
+"""A pymatgen ``Structure`` field: an object in Python, ``as_dict()`` in JSON and MongoDB."""
+
+Forces = list[list[float]]
+"""Per-atom forces, shape (n_atoms, 3), eV/Å."""
+
+Stress = list[list[float]]
+"""Stress tensor, 3x3, GPa, physics sign convention: positive = tensile (ASE's sign;
+VASP prints the opposite sign in kBar: ``stress_GPa = -0.1 * stress_kBar``)."""
+
+Status = Literal["success", "failed"]
 
 Functional = Literal["PBE", "PBE+U", "r2SCAN"]
 """Levels of theory: GGA (PBE), GGA+U (PBE+U, Materials Project U values), meta-GGA (r2SCAN).
@@ -35,3 +61,25 @@ class PesbenchDoc(BaseModel):
     created_at: datetime = Field(
         default_factory=_now, description="When the document was built (UTC)."
     )
+
+
+class PesResultDoc(PesbenchDoc):
+    """Energy, forces and stress of one structure at one level of theory (DFT or a uMLIP).
+
+    Shared by ``ReferenceDoc`` (DFT) and ``PredictionDoc`` (uMLIP). A failed calculation
+    is stored too (``status="failed"`` with ``failure_reason``) and never compared.
+    """
+
+    structure_id: str = Field(description="Content hash of the structure (schemas.ids).")
+    n_atoms: int = Field(ge=1, description="Number of atoms in the cell.")
+    status: Status = Field("success", description="'success', or 'failed' with a reason.")
+    failure_reason: str | None = Field(None, description="Why it failed, in one line.")
+    energy: float | None = Field(None, description="Total energy of the cell, eV.")
+    energy_per_atom: float | None = Field(None, description="Total energy per atom, eV/atom.")
+    forces: Forces | None = Field(None, description="Forces, (n_atoms, 3), eV/Å.")
+    stress: Stress | None = Field(
+        None, description="Stress tensor, 3x3, GPa, positive = tensile (ASE sign)."
+    )
+    magmoms: list[float] | None = Field(None, description="Magnetic moment per atom, μB.")
+    campaign: str | None = Field(None, description="Campaign that asked for it, if any.")
+    tags: list[str] = Field(default_factory=list, description="Free labels.")
