@@ -37,13 +37,16 @@ VASP prints the opposite sign in kBar: ``stress_GPa = -0.1 * stress_kBar``)."""
 
 Status = Literal["success", "failed"]
 
-Functional = Literal["PBE", "PBE+U", "r2SCAN"]
+Functional = Literal["PBE", "PBE+U", "r2SCAN", "SCAN", "PBEsol", "PBEsol+U"]
 """Levels of theory: GGA (PBE), GGA+U (PBE+U, Materials Project U values), meta-GGA (r2SCAN).
+
+SCAN, PBEsol and PBEsol+U are recognised in imported VASP runs; the pipeline computes
+the first three.
 
 A uMLIP's training functional uses the same names (MPtrj-trained models: ``"PBE"``, which
 covers PBE+U data too; MatPES-r2SCAN or CHGNet-r2scan: ``"r2SCAN"``)."""
 
-FUNCTIONALS: tuple[str, ...] = ("PBE", "PBE+U", "r2SCAN")
+FUNCTIONALS: tuple[str, ...] = ("PBE", "PBE+U", "r2SCAN", "SCAN", "PBEsol", "PBEsol+U")
 
 
 def _now() -> datetime:

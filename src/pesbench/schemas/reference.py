@@ -42,7 +42,7 @@ class ReferenceDoc(PesResultDoc):
         "", description="structure_id:functional:input_hash (set automatically)."
     )
     structure: StructureField | None = Field(None, description="The structure computed.")
-    functional: Functional = Field(description="Level of theory: PBE, PBE+U or r2SCAN.")
+    functional: Functional = Field(description="Level of theory (schemas.base.Functional).")
     code: str = Field(description="DFT code: 'vasp' or 'gpaw'.")
     code_version: str | None = Field(None, description="Version of the DFT code.")
     input_hash: str = Field(description="hash_inputs() of input_settings.")
