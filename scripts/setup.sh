@@ -43,11 +43,13 @@ if [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] && "$VENV/bin/python" -c 'import 
     exit 0
 fi
 
-pip=("$VENV/bin/python" -m pip --disable-pip-version-check)
+pip=("$VENV/bin/python" -m pip --disable-pip-version-check --progress-bar off)
+# this machine's pip configuration names index folders that may not exist: drop that noise
+quiet() { "$@" 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }; return "${PIPESTATUS[0]}"; }
 echo "setup: installing the locked environment into $VENV (first time: about 3 minutes)"
 # torch first, from its own pin: a dependency resolved before it would pull a CUDA build.
-"${pip[@]}" install -q -c constraints.txt "torch==2.13.0"
-"${pip[@]}" install -q -c constraints.txt -e ".[local,dev]"
-"${pip[@]}" check
+quiet "${pip[@]}" install -q -c constraints.txt "torch==2.13.0"
+quiet "${pip[@]}" install -q -c constraints.txt -e ".[local,dev]"
+quiet "${pip[@]}" check
 echo "$want" > "$stamp"
 echo "setup: done ($("$VENV/bin/pesbench" --version))"
