@@ -233,6 +233,8 @@ class PropertyComparison:
         ``model - reference``.
     ratio
         ``model / reference`` (NaN when the reference is zero); < 1: underestimated.
+    label
+        Which instance of the property (``"(1, 1, 1) t0"``, ``"hop 0"``).
     """
 
     name: str
@@ -241,13 +243,16 @@ class PropertyComparison:
     model: float
     error: float
     ratio: float
+    label: str = ""
 
     def as_dict(self) -> dict[str, str | float]:
         """The fields as a flat dict."""
         return asdict(self)
 
 
-def compare_property(name: str, unit: str, reference: float, model: float) -> PropertyComparison:
+def compare_property(
+    name: str, unit: str, reference: float, model: float, label: str = ""
+) -> PropertyComparison:
     """One row: the model value, the reference value, their difference and their ratio."""
     ratio = model / reference if reference != 0 else float("nan")
     return PropertyComparison(
@@ -257,4 +262,5 @@ def compare_property(name: str, unit: str, reference: float, model: float) -> Pr
         model=float(model),
         error=float(model - reference),
         ratio=float(ratio),
+        label=label,
     )

@@ -1,0 +1,155 @@
+"""Documents of the ``comparisons`` collection: a model against a DFT reference.
+
+Two levels share the collection, told apart by ``level``:
+
+- ``"structure"`` (:class:`StructureComparisonDoc`): one prediction against one reference
+  of the same structure: energy, force and stress errors, the structure's own slope.
+- ``"material"`` (:class:`MaterialComparisonDoc`): all structures of one (material,
+  category, model, reference functional): error statistics, softening scale, cMAE, the
+  one-point correction and the category's property errors.
+
+``pairing`` says whether the reference functional is the one the model was trained on
+(``"native"``: PBE models against PBE and PBE+U references) or another (``"cross"``).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pesbench.schemas.base import Functional, PesbenchDoc
+
+__all__ = [
+    "MaterialComparisonDoc",
+    "Pairing",
+    "PropertyRow",
+    "StructureComparisonDoc",
+    "is_native_pair",
+    "material_comparison_id",
+    "structure_comparison_id",
+]
+
+Pairing = Literal["native", "cross"]
+
+
+def is_native_pair(model_functional: str, reference_functional: str) -> bool:
+    """Whether a model trained on ``model_functional`` is natively compared to the reference.
+
+    A GGA model (``"PBE"``) trained on MPtrj covers PBE and PBE+U data, so both are native;
+    ``"r2SCAN"`` only pairs with ``"r2SCAN"``.
+    """
+    return model_functional.removesuffix("+U") == reference_functional.removesuffix("+U")
+
+
+def structure_comparison_id(prediction_id: str, reference_id: str) -> str:
+    """Key of a structure-level comparison: one per (prediction, reference)."""
+    return f"{prediction_id}|{reference_id}"
+
+
+def material_comparison_id(material: str, category: str, model_id: str, functional: str) -> str:
+    """Key of a material-level comparison: one per (material, category, model, functional)."""
+    return f"{material}|{category}|{model_id}|{functional}"
+
+
+class _ComparisonBase(PesbenchDoc):
+    """Who was compared with what, shared by both levels."""
+
+    comparison_id: str = Field(description="Key of the document (see the *_comparison_id).")
+    source_stamp: str = Field(
+        description="Hash of the input documents' ids and times: unchanged -> not rebuilt."
+    )
+    material: str = Field(
+        description="Parent bulk of the structure (its structure_id, else its formula)."
+    )
+    formula: str = Field(description="Reduced formula of the parent bulk.")
+    category: str = Field(description="Out-of-distribution category ('unknown' if unrecorded).")
+    model_id: str = Field(description="uMLIP id, e.g. 'chgnet-0.3.0'.")
+    model_functional: Functional = Field(description="Functional the model was trained on.")
+    functional: Functional = Field(description="Functional of the DFT reference.")
+    reference_code: str = Field(description="DFT code of the reference ('vasp', 'gpaw', ...).")
+    pairing: Pairing = Field(description="'native' (trained on it) or 'cross' functional.")
+    campaign: str | None = Field(None, description="Campaign of the reference, if any.")
+
+
+class StructureComparisonDoc(_ComparisonBase):
+    """One prediction against one reference of the same structure."""
+
+    level: Literal["structure"] = Field("structure", description="Document level.")
+    structure_id: str = Field(description="Content hash of the structure.")
+    role: str | None = Field(None, description="Role of the structure in its set (slab, ...).")
+    prediction_id: str = Field(description="Key of the prediction document.")
+    reference_id: str = Field(description="Key of the reference document.")
+    n_atoms: int = Field(ge=1, description="Number of atoms.")
+    energy_per_atom_reference: float = Field(description="DFT energy per atom, eV/atom.")
+    energy_per_atom_model: float = Field(description="Model energy per atom, eV/atom.")
+    energy_per_atom_error: float = Field(description="Model minus DFT, eV/atom.")
+    force_mae: float | None = Field(None, description="Force component MAE, eV/Å.")
+    force_rmse: float | None = Field(None, description="Force component RMSE, eV/Å.")
+    force_max: float | None = Field(None, description="Largest force component error, eV/Å.")
+    force_scale: float | None = Field(
+        None, description="Through-origin slope of this structure's forces (dimensionless)."
+    )
+    stress_mae: float | None = Field(None, description="Stress component MAE, GPa.")
+    stress_rmse: float | None = Field(None, description="Stress component RMSE, GPa.")
+    stress_max: float | None = Field(None, description="Largest stress component error, GPa.")
+
+
+class PropertyRow(BaseModel):
+    """One property of a category computed from the model and from the reference."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(description="Property, e.g. 'surface_energy', 'migration_barrier'.")
+    label: str = Field(description="Which instance: '(1, 1, 1) t0', 'hop 0', 'vacancy O'.")
+    unit: str = Field(description="Unit of the values ('eV/Å²', 'eV', 'eV/atom', 'THz').")
+    reference: float = Field(description="Value from the DFT reference, in unit.")
+    model: float = Field(description="Value from the model, in unit.")
+    error: float = Field(description="model - reference, in unit.")
+    ratio: float = Field(description="model / reference (NaN when the reference is 0).")
+
+
+class MaterialComparisonDoc(_ComparisonBase):
+    """All structures of one (material, category, model, functional): the aggregates."""
+
+    level: Literal["material"] = Field("material", description="Document level.")
+    structure_ids: list[str] = Field(description="Structures aggregated, sorted.")
+    n_structures: int = Field(ge=1, description="Number of structures aggregated.")
+    energy_mae: float = Field(description="MAE of the energy per atom, eV/atom.")
+    energy_rmse: float = Field(description="RMSE of the energy per atom, eV/atom.")
+    energy_max: float = Field(description="Largest error of the energy per atom, eV/atom.")
+    energy_mae_centered: float = Field(
+        description="Energy-per-atom MAE after removing the mean error of the set (a "
+        "constant offset, e.g. different codes' energy zeros), eV/atom."
+    )
+    force_mae: float | None = Field(None, description="Force component MAE, eV/Å.")
+    force_rmse: float | None = Field(None, description="Force component RMSE, eV/Å.")
+    force_max: float | None = Field(None, description="Largest force component error, eV/Å.")
+    stress_mae: float | None = Field(None, description="Stress component MAE, GPa.")
+    softening_scale: float | None = Field(
+        None, description="Through-origin slope of predicted vs DFT forces (dimensionless)."
+    )
+    slope: float | None = Field(None, description="Slope of the fit with intercept.")
+    intercept: float | None = Field(None, description="Intercept of that fit, eV/Å.")
+    r2: float | None = Field(None, description="R² of the fit with intercept.")
+    cmae: float | None = Field(
+        None, description="Force MAE after dividing predictions by the softening scale, eV/Å."
+    )
+    one_point_scale: float | None = Field(
+        None, description="Scale fitted on one structure (the highest-force one)."
+    )
+    one_point_structure_id: str | None = Field(
+        None, description="Structure the one-point scale was fitted on."
+    )
+    one_point_mae_before: float | None = Field(
+        None, description="Force MAE of the other structures, raw, eV/Å."
+    )
+    one_point_mae_after: float | None = Field(
+        None, description="Force MAE of the other structures after the correction, eV/Å."
+    )
+    properties: list[PropertyRow] = Field(
+        default_factory=list, description="Property errors of the category."
+    )
+    notes: list[str] = Field(
+        default_factory=list, description="What could not be computed, and why."
+    )

@@ -1,0 +1,443 @@
+"""maggma Builders deriving the ``comparisons`` collection from references and predictions.
+
+:class:`StructureComparisonBuilder` pairs every successful prediction with the successful
+references of the same structure at the functional its model was trained on (PBE models
+with PBE and PBE+U references; with ``cross_functional=True`` every functional), and writes
+one structure-level document per pair. :class:`MaterialComparisonBuilder` groups those by
+(material, category, model, functional) and writes the aggregates: error statistics,
+softening scale, cMAE, one-point correction, property errors.
+
+Both are incremental: each document carries a ``source_stamp``, a hash of the ids and
+creation times of the documents it was computed from; an item whose stamp is unchanged is
+not processed again, so rerunning with nothing new writes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Iterator
+from typing import Any
+
+import bson
+import numpy as np
+from maggma.core import Builder, Store
+from maggma.stores import MongoStore
+from maggma.utils import grouper
+
+from pesbench.analysis.category import Result, category_properties
+from pesbench.analysis.metrics import error_stats, stack_components
+from pesbench.analysis.softening import fit_softening, one_point_correction, softening_scale
+from pesbench.schemas.comparison import (
+    MaterialComparisonDoc,
+    PropertyRow,
+    StructureComparisonDoc,
+    is_native_pair,
+    material_comparison_id,
+    structure_comparison_id,
+)
+from pesbench.schemas.structure import StructureDoc
+from pesbench.settings import PesbenchSettings, get_settings
+from pesbench.stores.connection import database_uri
+
+__all__ = [
+    "COLLECTION_KEYS",
+    "MAX_DOC_BYTES",
+    "MaterialComparisonBuilder",
+    "StructureComparisonBuilder",
+    "build_comparisons",
+    "collection_store",
+    "run_builder",
+]
+
+COLLECTION_KEYS = {
+    "structures": "structure_id",
+    "references": "reference_id",
+    "predictions": "prediction_id",
+    "comparisons": "comparison_id",
+}
+"""The clean collections of DESIGN.md and the key of each."""
+
+MAX_DOC_BYTES = 15 * 1024 * 1024
+"""Largest BSON document a builder writes (MongoDB refuses over 16 MiB)."""
+
+_REF_FIELDS = ["reference_id", "structure_id", "functional", "code", "created_at", "campaign"]
+_PRED_FIELDS = ["prediction_id", "structure_id", "model", "created_at", "campaign"]
+
+
+def collection_store(name: str, settings: PesbenchSettings | None = None) -> MongoStore:
+    """A (not yet connected) maggma store of one of :data:`COLLECTION_KEYS`."""
+    settings = settings or get_settings()
+    return MongoStore(settings.db_name, name, uri=database_uri(settings), key=COLLECTION_KEYS[name])
+
+
+def _stamp(*parts: Any) -> str:
+    return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:16]
+
+
+def _formula_of(structure_id: str) -> str:
+    return structure_id.rsplit("-", 1)[0]
+
+
+def _per_atom(doc: dict[str, Any]) -> float:
+    if doc.get("energy_per_atom") is not None:
+        return float(doc["energy_per_atom"])
+    return float(doc["energy"]) / int(doc["n_atoms"])
+
+
+def _fit_size(doc: dict[str, Any]) -> dict[str, Any]:
+    """``doc``, or (over :data:`MAX_DOC_BYTES`) ``doc`` without its long lists, noted."""
+    if len(bson.encode(doc)) <= MAX_DOC_BYTES:
+        return doc
+    trimmed = {**doc, "structure_ids": [], "properties": []}
+    trimmed["notes"] = [*doc.get("notes", [])[:100], "lists dropped: document over 15 MiB"]
+    return trimmed
+
+
+class _CountingBuilder(Builder):
+    """Counts the documents it writes (``n_written``), so a rerun can be checked."""
+
+    target: Store
+
+    def __init__(self, sources: list[Store], target: Store, **kwargs: Any) -> None:
+        self.target = target
+        self.n_written = 0
+        super().__init__(sources=sources, targets=[target], **kwargs)
+
+    def update_targets(self, items: list[dict[str, Any]]) -> None:
+        """Upsert the documents by ``comparison_id``."""
+        docs = [_fit_size(item) for item in items if item]
+        if docs:
+            self.target.update(docs, key="comparison_id")
+            self.n_written += len(docs)
+
+
+class StructureComparisonBuilder(_CountingBuilder):
+    """One ``level="structure"`` comparison per (prediction, paired reference).
+
+    Parameters
+    ----------
+    references, predictions, comparisons
+        The stores of those collections.
+    structures
+        Store of the ``structures`` collection: supplies material and category (without
+        it, or for unknown structures: the formula and ``"unknown"``).
+    cross_functional
+        Also pair each model with references of functionals it was not trained on.
+    query
+        Extra Mongo criteria on the references (e.g. ``{"campaign": "x"}``).
+    """
+
+    def __init__(
+        self,
+        references: Store,
+        predictions: Store,
+        comparisons: Store,
+        structures: Store | None = None,
+        cross_functional: bool = False,
+        query: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.references = references
+        self.predictions = predictions
+        self.structures = structures
+        self.cross_functional = cross_functional
+        self.query = query or {}
+        sources = [references, predictions] + ([structures] if structures else [])
+        super().__init__(sources, comparisons, **kwargs)
+
+    def get_items(self) -> Iterator[dict[str, Any]]:
+        """Pairs whose comparison is missing or was computed from other inputs."""
+        existing = {
+            d["comparison_id"]: d.get("source_stamp")
+            for d in self.target.query(
+                {"level": "structure"}, properties=["comparison_id", "source_stamp"]
+            )
+        }
+        refs: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for ref in self.references.query(
+            {"status": "success", **self.query}, properties=_REF_FIELDS
+        ):
+            refs[ref["structure_id"]].append(ref)
+        for pred in self.predictions.query(
+            {"status": "success", "structure_id": {"$in": list(refs)}}, properties=_PRED_FIELDS
+        ):
+            for ref in refs[pred["structure_id"]]:
+                native = is_native_pair(pred["model"]["functional"], ref["functional"])
+                if not (native or self.cross_functional):
+                    continue
+                cid = structure_comparison_id(pred["prediction_id"], ref["reference_id"])
+                stamp = _stamp(
+                    cid, pred["created_at"], ref["created_at"], self._structure_stamp(ref)
+                )
+                if existing.get(cid) == stamp:
+                    continue
+                yield {
+                    "comparison_id": cid,
+                    "source_stamp": stamp,
+                    "reference": self.references.query_one({"reference_id": ref["reference_id"]}),
+                    "prediction": self.predictions.query_one(
+                        {"prediction_id": pred["prediction_id"]}
+                    ),
+                    "structure": self._structure(ref["structure_id"]),
+                }
+
+    def _structure(self, structure_id: str) -> dict[str, Any] | None:
+        if self.structures is None:
+            return None
+        return self.structures.query_one(
+            {"structure_id": structure_id},
+            properties=["category", "role", "parent_id", "parent_formula", "created_at"],
+        )
+
+    def _structure_stamp(self, ref: dict[str, Any]) -> str:
+        doc = self._structure(ref["structure_id"])
+        return "" if doc is None else str(doc.get("created_at"))
+
+    def process_item(self, item: dict[str, Any]) -> dict[str, Any]:
+        """The structure-level comparison document (JSON-ready dict)."""
+        ref, pred, struct = item["reference"], item["prediction"], item["structure"] or {}
+        sid = ref["structure_id"]
+        fields: dict[str, Any] = {}
+        if ref.get("forces") is not None and pred.get("forces") is not None:
+            fields |= error_stats(ref["forces"], pred["forces"]).as_dict("force_")
+            fields.pop("force_n")
+            try:
+                fields["force_scale"] = softening_scale(ref["forces"], pred["forces"])
+            except ValueError:  # all reference forces zero (a relaxed bulk)
+                fields["force_scale"] = None
+        if ref.get("stress") is not None and pred.get("stress") is not None:
+            fields |= error_stats(ref["stress"], pred["stress"]).as_dict("stress_")
+            fields.pop("stress_n")
+        e_ref, e_pred = _per_atom(ref), _per_atom(pred)
+        doc = StructureComparisonDoc(
+            comparison_id=item["comparison_id"],
+            source_stamp=item["source_stamp"],
+            material=struct.get("parent_id") or _formula_of(sid),
+            formula=struct.get("parent_formula") or _formula_of(sid),
+            category=struct.get("category") or "unknown",
+            role=struct.get("role"),
+            model_id=pred["model"]["model_id"],
+            model_functional=pred["model"]["functional"],
+            functional=ref["functional"],
+            reference_code=ref["code"],
+            pairing="native"
+            if is_native_pair(pred["model"]["functional"], ref["functional"])
+            else "cross",
+            campaign=ref.get("campaign") or pred.get("campaign"),
+            structure_id=sid,
+            prediction_id=pred["prediction_id"],
+            reference_id=ref["reference_id"],
+            n_atoms=ref["n_atoms"],
+            energy_per_atom_reference=e_ref,
+            energy_per_atom_model=e_pred,
+            energy_per_atom_error=e_pred - e_ref,
+            **fields,
+        )
+        return doc.model_dump(mode="json")
+
+
+class MaterialComparisonBuilder(_CountingBuilder):
+    """One ``level="material"`` aggregate per (material, category, model, functional).
+
+    Reads the structure-level comparisons for the grouping, and the references and
+    predictions (for the forces) and structures (for the category's properties) they name.
+    A structure with several references at one functional (other settings or codes)
+    counts once, with the reference of the largest ``reference_id``.
+
+    Parameters
+    ----------
+    comparisons
+        Store of the ``comparisons`` collection (read and written).
+    references, predictions, structures
+        The stores of those collections (``structures`` optional: without it, no
+        property errors).
+    """
+
+    def __init__(
+        self,
+        comparisons: Store,
+        references: Store,
+        predictions: Store,
+        structures: Store | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.comparisons = comparisons
+        self.references = references
+        self.predictions = predictions
+        self.structures = structures
+        sources = [comparisons, references, predictions] + ([structures] if structures else [])
+        super().__init__(sources, comparisons, **kwargs)
+
+    def get_items(self) -> Iterator[dict[str, Any]]:
+        """Groups whose member comparisons changed since their aggregate was written."""
+        groups: dict[tuple[str, str, str, str], dict[str, dict[str, Any]]] = defaultdict(dict)
+        for doc in self.comparisons.query({"level": "structure"}):
+            key = (doc["material"], doc["category"], doc["model_id"], doc["functional"])
+            current = groups[key].get(doc["structure_id"])
+            if current is None or doc["reference_id"] > current["reference_id"]:
+                groups[key][doc["structure_id"]] = doc
+        existing = {
+            d["comparison_id"]: d.get("source_stamp")
+            for d in self.comparisons.query(
+                {"level": "material"}, properties=["comparison_id", "source_stamp"]
+            )
+        }
+        for key, members in sorted(groups.items()):
+            cid = material_comparison_id(*key)
+            stamp = _stamp(
+                *sorted(f"{m['comparison_id']}@{m['source_stamp']}" for m in members.values())
+            )
+            if existing.get(cid) == stamp:
+                continue
+            rows = [members[sid] for sid in sorted(members)]
+            yield {
+                "comparison_id": cid,
+                "source_stamp": stamp,
+                "members": rows,
+                "references": {
+                    r["structure_id"]: r
+                    for r in self.references.query(
+                        {"reference_id": {"$in": [m["reference_id"] for m in rows]}},
+                        properties=["structure_id", "energy", "forces"],
+                    )
+                },
+                "predictions": {
+                    p["structure_id"]: p
+                    for p in self.predictions.query(
+                        {"prediction_id": {"$in": [m["prediction_id"] for m in rows]}},
+                        properties=["structure_id", "energy", "forces"],
+                    )
+                },
+                "structures": self._structures(key[0], key[1]),
+            }
+
+    def _structures(self, material: str, category: str) -> list[dict[str, Any]]:
+        if self.structures is None:
+            return []
+        return list(self.structures.query({"parent_id": material, "category": category}))
+
+    def process_item(self, item: dict[str, Any]) -> dict[str, Any]:
+        """The material-level aggregate document (JSON-ready dict)."""
+        rows: list[dict[str, Any]] = item["members"]
+        first = rows[0]
+        e_err = np.array([r["energy_per_atom_error"] for r in rows])
+        energy = error_stats(np.zeros_like(e_err), e_err)
+        fields: dict[str, Any] = {
+            "energy_mae": energy.mae,
+            "energy_rmse": energy.rmse,
+            "energy_max": energy.max,
+            "energy_mae_centered": float(np.mean(np.abs(e_err - e_err.mean()))),
+        }
+        notes: list[str] = []
+        refs, preds = item["references"], item["predictions"]
+        with_forces = [
+            r["structure_id"]
+            for r in rows
+            if refs.get(r["structure_id"], {}).get("forces") is not None
+            and preds.get(r["structure_id"], {}).get("forces") is not None
+        ]
+        if with_forces:
+            ref_f = [np.asarray(refs[s]["forces"]) for s in with_forces]
+            pred_f = [np.asarray(preds[s]["forces"]) for s in with_forces]
+            stats = error_stats(stack_components(ref_f), stack_components(pred_f))
+            fields |= {"force_mae": stats.mae, "force_rmse": stats.rmse, "force_max": stats.max}
+            try:
+                fit = fit_softening(stack_components(ref_f), stack_components(pred_f))
+                fields |= {
+                    "softening_scale": fit.scale,
+                    "slope": fit.slope,
+                    "intercept": fit.intercept,
+                    "r2": fit.r2,
+                    "cmae": fit.cmae,
+                }
+            except ValueError as exc:
+                notes.append(f"softening: {exc}")
+            if len(with_forces) >= 2:
+                fit_at = int(np.argmax([np.abs(f).max() for f in ref_f]))
+                try:
+                    opc = one_point_correction(ref_f, pred_f, fit_index=fit_at)
+                    fields |= {
+                        "one_point_scale": opc.scale,
+                        "one_point_structure_id": with_forces[fit_at],
+                        "one_point_mae_before": opc.mae_before,
+                        "one_point_mae_after": opc.mae_after,
+                    }
+                except ValueError as exc:
+                    notes.append(f"one-point correction: {exc}")
+        stress = [r["stress_mae"] for r in rows if r.get("stress_mae") is not None]
+        if stress:
+            fields["stress_mae"] = float(np.mean(stress))
+        properties: list[PropertyRow] = []
+        if item["structures"]:
+            docs = [StructureDoc.model_validate(_strip(d)) for d in item["structures"]]
+            props, prop_notes = category_properties(
+                docs, _results(refs), _results(preds), phonon_mesh=(6, 6, 6)
+            )
+            properties = [PropertyRow(**p.as_dict()) for p in props]  # type: ignore[arg-type]
+            notes += prop_notes
+        doc = MaterialComparisonDoc(
+            comparison_id=item["comparison_id"],
+            source_stamp=item["source_stamp"],
+            material=first["material"],
+            formula=first["formula"],
+            category=first["category"],
+            model_id=first["model_id"],
+            model_functional=first["model_functional"],
+            functional=first["functional"],
+            reference_code=first["reference_code"],
+            pairing=first["pairing"],
+            campaign=first.get("campaign"),
+            structure_ids=[r["structure_id"] for r in rows],
+            n_structures=len(rows),
+            properties=properties,
+            notes=notes,
+            **fields,
+        )
+        return doc.model_dump(mode="json")
+
+
+def _strip(doc: dict[str, Any]) -> dict[str, Any]:
+    """A stored document without MongoDB's and maggma's own fields."""
+    return {k: v for k, v in doc.items() if not k.startswith("_") and k != "last_updated"}
+
+
+def _results(docs: dict[str, dict[str, Any]]) -> dict[str, Result]:
+    return {
+        sid: Result(
+            energy=float(d["energy"]),
+            forces=None if d.get("forces") is None else np.asarray(d["forces"]),
+        )
+        for sid, d in docs.items()
+        if d.get("energy") is not None
+    }
+
+
+def run_builder(builder: Builder) -> None:
+    """Run ``builder`` serially, quietly (maggma's ``run`` reconfigures the root logger)."""
+    builder.connect()
+    try:
+        for chunk in grouper(builder.get_items(), builder.chunk_size):
+            builder.update_targets([builder.process_item(item) for item in chunk])
+    finally:
+        builder.finalize()
+
+
+def build_comparisons(
+    settings: PesbenchSettings | None = None, *, cross_functional: bool = False
+) -> dict[str, int]:
+    """Run both builders against the configured database; return documents written per level."""
+    stores = {name: collection_store(name, settings) for name in COLLECTION_KEYS}
+    per_structure = StructureComparisonBuilder(
+        stores["references"],
+        stores["predictions"],
+        stores["comparisons"],
+        stores["structures"],
+        cross_functional=cross_functional,
+    )
+    run_builder(per_structure)
+    per_material = MaterialComparisonBuilder(
+        stores["comparisons"], stores["references"], stores["predictions"], stores["structures"]
+    )
+    run_builder(per_material)
+    return {"structure": per_structure.n_written, "material": per_material.n_written}
