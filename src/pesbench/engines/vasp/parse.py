@@ -1,0 +1,279 @@
+"""A VASP run directory -> :class:`~pesbench.schemas.reference.ReferenceDoc`.
+
+Reads vasprun.xml (any ``vasprun*`` name, gzipped or not), the OUTCAR for wall time and
+magnetic moments, and custodian.json for the corrections custodian applied. A run that
+crashed (no or truncated vasprun.xml) or did not converge is returned with
+``status="failed"`` and the reason; only a folder with no structure at all raises.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from monty.io import zopen
+from pymatgen.core import Structure
+from pymatgen.io.vasp import Outcar, Poscar, Vasprun
+
+from pesbench.engines.vasp.physics import UnsupportedRunError, _int, functional_from_incar
+from pesbench.engines.vasp.physics import physics_settings as _physics
+from pesbench.errors import PesbenchError
+from pesbench.schemas.ids import structure_id
+from pesbench.schemas.reference import ReferenceDoc, hash_inputs
+
+__all__ = [
+    "KBAR_TO_GPA",
+    "NotAVaspRunError",
+    "find_run_dirs",
+    "parse_run_dir",
+    "read_corrections",
+]
+
+KBAR_TO_GPA = -0.1
+"""VASP prints stress in kBar with pressure positive; ``GPa (tensile +) = -0.1 * kBar``."""
+
+_STDOUT_FILES = ("vasp.out", "std_err.txt", "vasp.err")
+
+
+class NotAVaspRunError(PesbenchError):
+    """A folder with neither a vasprun.xml nor a POSCAR/CONTCAR to name the structure."""
+
+
+def _first(folder: Path, patterns: tuple[str, ...]) -> Path | None:
+    for pattern in patterns:
+        found = sorted(p for p in folder.glob(pattern) if p.is_file())
+        if found:
+            return found[0]
+    return None
+
+
+def _files_dir(folder: Path) -> Path:
+    """The folder holding the outputs: ``folder``, or its ``outputs/`` (atomate2's layout)."""
+    if _first(folder, ("vasprun*",)) is None and (folder / "outputs").is_dir():
+        return folder / "outputs"
+    return folder
+
+
+def find_run_dirs(root: Path) -> list[Path]:
+    """Every run folder at or under ``root``: a folder with a vasprun, OUTCAR or POSCAR.
+
+    A folder's own ``inputs/``/``outputs/`` subfolders (atomate2's test layout) count as
+    one run, the folder itself.
+    """
+    root = Path(root)
+    runs = []
+    for folder in sorted({root, *(p for p in root.rglob("*") if p.is_dir())}):
+        if folder.name in ("inputs", "outputs") and folder.parent in runs:
+            continue
+        if _first(_files_dir(folder), ("vasprun*", "OUTCAR", "OUTCAR.gz", "POSCAR", "POSCAR.gz")):
+            runs.append(folder)
+    return runs
+
+
+def read_corrections(folder: Path) -> list[dict[str, Any]]:
+    """The corrections of ``custodian.json``: one dict per error custodian handled.
+
+    Each holds ``errors`` (the error keys), ``actions`` (what custodian changed) and
+    ``handler`` (the handler's class name). No custodian.json: an empty list.
+    """
+    path = _first(folder, ("custodian.json*",))
+    if path is None:
+        return []
+    with zopen(path, "rt") as handle:
+        runs = json.load(handle)
+    corrections = []
+    for run in runs if isinstance(runs, list) else [runs]:
+        for corr in run.get("corrections") or []:
+            handler = corr.get("handler") or {}
+            corrections.append(
+                {
+                    "errors": list(corr.get("errors") or []),
+                    "actions": corr.get("actions") or [],
+                    "handler": handler.get("@class") if isinstance(handler, dict) else None,
+                }
+            )
+    return corrections
+
+
+def _wall_time_and_magmoms(folder: Path, n_atoms: int) -> tuple[float | None, list[float] | None]:
+    path = _first(folder, ("OUTCAR*",))
+    if path is None:
+        return None, None
+    try:
+        outcar = Outcar(str(path))
+    except Exception:  # a truncated OUTCAR: no timing, no moments
+        return None, None
+    wall = outcar.run_stats.get("Elapsed time (sec)")
+    mags = [float(m.get("tot", 0.0)) for m in outcar.magnetization or ()]
+    return (float(wall) if wall is not None else None), (mags if len(mags) == n_atoms else None)
+
+
+def _recorded_errors(folder: Path) -> list[str]:
+    """Error keys custodian's VaspErrorHandler finds in the stdout/stderr files."""
+    from custodian.vasp.handlers import VaspErrorHandler
+
+    found: list[str] = []
+    for name in _STDOUT_FILES:
+        path = _first(folder, (name, name + ".gz"))
+        if path is None:
+            continue
+        with zopen(path, "rt", errors="replace") as handle:
+            text = handle.read()
+        for key, messages in VaspErrorHandler.error_msgs.items():
+            if key not in found and any(msg in text for msg in messages):
+                found.append(key)
+    return found
+
+
+def _host_path(folder: Path) -> str:
+    return f"{socket.gethostname()}:{folder.resolve()}"
+
+
+def _is_static(incar: dict[str, Any]) -> bool:
+    return _int(incar.get("NSW", 0) or 0) == 0 or _int(incar.get("IBRION", 0)) == -1
+
+
+def _failed_from_files(folder: Path, files: Path, reason: str, **common: Any) -> ReferenceDoc:
+    """A document for a run without a readable vasprun: structure from the POSCAR."""
+    poscar = _first(files, ("CONTCAR*", "POSCAR*")) or _first(folder, ("POSCAR*",))
+    structure: Structure | None = None
+    for candidate in [poscar, _first(files, ("POSCAR*",))]:
+        if candidate is None:
+            continue
+        try:
+            structure = Poscar.from_file(str(candidate)).structure
+            break
+        except Exception:  # an empty CONTCAR of a crashed run: try the POSCAR
+            continue
+    if structure is None:
+        raise NotAVaspRunError(f"{folder}: no readable vasprun.xml, CONTCAR or POSCAR")
+    errors = _recorded_errors(files)
+    if errors:
+        reason += f"; VASP errors: {', '.join(errors)}"
+    incar = {}
+    incar_path = _first(files, ("INCAR", "INCAR.gz"))
+    if incar_path is not None:
+        from pymatgen.io.vasp import Incar
+
+        incar = dict(Incar.from_file(str(incar_path)))
+    try:
+        functional, _ = functional_from_incar(incar)
+    except UnsupportedRunError:
+        functional = "PBE"
+    settings = {"code": "vasp", "functional": functional, "incomplete": True}
+    return ReferenceDoc(
+        structure_id=structure_id(structure),
+        n_atoms=len(structure),
+        status="failed",
+        failure_reason=reason,
+        structure=structure,
+        functional=functional,
+        code="vasp",
+        input_hash=hash_inputs(settings),
+        input_settings=settings,
+        **common,
+    )
+
+
+def parse_run_dir(
+    folder: Path,
+    *,
+    campaign: str | None = None,
+    tags: list[str] | None = None,
+) -> ReferenceDoc:
+    """Parse a VASP run folder into a reference document.
+
+    Parameters
+    ----------
+    folder
+        The run folder (or an atomate2-style folder whose ``outputs/`` holds the run).
+    campaign, tags
+        Copied into the document.
+
+    Returns
+    -------
+    ReferenceDoc
+        Energy (eV), forces (eV/Å), stress (GPa, tensile positive) of the last ionic step;
+        the functional from the echoed INCAR; ``status="failed"`` with the reason when the
+        SCF (or a relaxation) did not converge, the run crashed, or the INCAR mixes GGA
+        and METAGGA.
+
+    Raises
+    ------
+    NotAVaspRunError
+        When nothing in the folder names a structure.
+    UnsupportedRunError
+        For a functional with no name in ``Functional`` (hybrids, rSCAN, meta-GGA+U).
+    """
+    folder = Path(folder)
+    files = _files_dir(folder)
+    common: dict[str, Any] = {
+        "campaign": campaign,
+        "tags": list(tags or []),
+        "run_dir": _host_path(folder),
+        "corrections": read_corrections(files),
+    }
+    vasprun_path = _first(files, ("vasprun*",))
+    if vasprun_path is None:
+        return _failed_from_files(folder, files, "crashed: no vasprun.xml", **common)
+    try:
+        with warnings.catch_warnings():  # an unconverged run warns; the doc says it
+            warnings.simplefilter("ignore")
+            run = Vasprun(
+                str(vasprun_path),
+                parse_potcar_file=False,
+                parse_dos=False,
+                parse_eigen=False,
+                parse_projected_eigen=False,
+            )
+    except Exception as exc:  # truncated or corrupt XML: the run crashed
+        reason = f"crashed: {vasprun_path.name} unreadable ({type(exc).__name__})"
+        return _failed_from_files(folder, files, reason, **common)
+    incar = dict(run.incar)
+    functional, warning = functional_from_incar(incar)
+    structure = run.final_structure
+    elements = [str(el) for el in run.atomic_symbols]
+    elements = list(dict.fromkeys(elements))  # species blocks, in POSCAR order
+    kpoints = None if "KSPACING" in incar else run.kpoints
+    settings = _physics(incar, kpoints, run.potcar_symbols, elements)
+    last = run.ionic_steps[-1]
+    static = _is_static(incar)
+    converged_el = bool(run.converged_electronic)
+    converged_ion = None if static else bool(run.converged_ionic)
+    reasons = []
+    if not converged_el:
+        reasons.append(f"SCF not converged within NELM={incar.get('NELM', 60)} steps")
+    if converged_ion is False:
+        reasons.append("relaxation not converged within NSW steps")
+    if warning:
+        reasons.append(warning)
+    wall, magmoms = _wall_time_and_magmoms(files, len(structure))
+    energy = float(run.final_energy)
+    stress = last.get("stress")
+    return ReferenceDoc(
+        structure_id=structure_id(structure),
+        n_atoms=len(structure),
+        status="failed" if reasons else "success",
+        failure_reason="; ".join(reasons) or None,
+        energy=energy,
+        energy_per_atom=energy / len(structure),
+        forces=np.asarray(last["forces"], dtype=float).tolist() if "forces" in last else None,
+        stress=(KBAR_TO_GPA * np.asarray(stress, dtype=float)).tolist()
+        if stress is not None
+        else None,
+        magmoms=magmoms,
+        structure=structure,
+        functional=functional,
+        code_version=run.vasp_version,
+        input_hash=hash_inputs(settings),
+        input_settings=settings,
+        converged_electronic=converged_el,
+        converged_ionic=converged_ion,
+        wall_time_s=wall,
+        code="vasp",
+        **common,
+    )
