@@ -1,0 +1,371 @@
+"""Documents of generated structures: one :class:`StructureDoc` per structure.
+
+Each document carries what the analysis of its category needs later, in ``details``, a
+model chosen by the category (``details.kind``). Lengths are in Å, areas in Å², fractional
+coordinates are relative to the document's own lattice unless a field says otherwise.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
+from pymatgen.core import Structure
+
+from pesbench.schemas.base import PesbenchDoc
+from pesbench.schemas.ids import structure_id
+
+__all__ = [
+    "CATEGORIES",
+    "Category",
+    "DefectDetails",
+    "GenerationDoc",
+    "HighEnergyDetails",
+    "Matrix3",
+    "MigrationDetails",
+    "PhononDetails",
+    "Role",
+    "SkippedStructure",
+    "SolidSolutionDetails",
+    "StructureDetails",
+    "StructureDoc",
+    "StructureField",
+    "SurfaceDetails",
+]
+
+Category = Literal["surface", "defect", "solid_solution", "migration", "phonon", "high_energy"]
+"""The six out-of-distribution categories."""
+
+CATEGORIES: tuple[str, ...] = (
+    "surface",
+    "defect",
+    "solid_solution",
+    "migration",
+    "phonon",
+    "high_energy",
+)
+
+Role = Literal[
+    "bulk_reference",
+    "slab",
+    "pristine",
+    "vacancy",
+    "interstitial",
+    "antisite",
+    "ordering",
+    "endpoint",
+    "image",
+    "perfect_supercell",
+    "displaced",
+    "rattled",
+    "strained",
+    "md_snapshot",
+]
+"""What a structure is within its category's set (a slab, its bulk reference, ...)."""
+
+
+def _to_structure(value: Any) -> Any:
+    return Structure.from_dict(value) if isinstance(value, dict) else value
+
+
+StructureField = Annotated[
+    Structure,
+    BeforeValidator(_to_structure),
+    PlainSerializer(lambda s: s.as_dict(), when_used="json"),
+    WithJsonSchema({"type": "object", "description": "pymatgen Structure.as_dict()"}),
+]
+"""A pymatgen ``Structure`` that validates from and dumps to its ``as_dict()`` form."""
+
+Vector3 = tuple[float, float, float]
+Matrix3 = tuple[tuple[int, int, int], tuple[int, int, int], tuple[int, int, int]]
+
+
+class _Details(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SurfaceDetails(_Details):
+    """A slab, or the bulk whose energy per atom its surface energy is referenced to.
+
+    Surface energy: ``(E_slab - n_sites * E_bulk / n_bulk_sites) / (2 * area_A2)``.
+    """
+
+    kind: Literal["surface"] = Field(
+        default="surface", description="Discriminator of the category."
+    )
+    miller_index: tuple[int, int, int] | None = Field(
+        default=None,
+        description="Miller index (hkl) of the surface, of the conventional bulk cell.",
+    )
+    termination_index: int | None = Field(
+        default=None,
+        description="Which termination of this Miller index (0-based, in shift order).",
+    )
+    shift: float | None = Field(
+        default=None, description="pymatgen SlabGenerator shift of the termination (fractional c)."
+    )
+    slab_thickness_A: float | None = Field(
+        default=None,
+        description="Distance between the outermost atomic planes, along the normal (Å).",
+    )
+    vacuum_A: float | None = Field(
+        default=None, description="Empty space between the slab and its periodic image (Å)."
+    )
+    area_A2: float | None = Field(
+        default=None, description="Area of ONE surface of the slab cell (Å²); the slab has two."
+    )
+    bulk_reference_id: str = Field(
+        description="structure_id of the bulk reference structure in the same set."
+    )
+
+
+class DefectDetails(_Details):
+    """A point defect in a supercell, or the pristine supercell it is referenced to.
+
+    Formation energy: ``E_defect - E_pristine - sum_i n_i mu_i`` with ``n_i`` +1 for each
+    species added and -1 for each removed, the ``mu_i`` from the reference phases listed.
+    """
+
+    kind: Literal["defect"] = Field(default="defect", description="Discriminator of the category.")
+    defect_type: Literal["pristine", "vacancy", "interstitial", "antisite"] = Field(
+        description="Kind of point defect (pristine: the defect-free supercell)."
+    )
+    removed_species: str | None = Field(
+        default=None, description="Element removed from the site (vacancy, antisite), else None."
+    )
+    added_species: str | None = Field(
+        default=None, description="Element put on the site (interstitial, antisite), else None."
+    )
+    defect_frac_coords: Vector3 | None = Field(
+        default=None, description="Fractional coordinates of the defect site in the supercell."
+    )
+    site_index: int | None = Field(
+        default=None,
+        description="Index of the defect's atom in this structure (None for vacancies).",
+    )
+    bulk_site_index: int | None = Field(
+        default=None,
+        description="Index, in the defect base cell, of the symmetry-distinct site "
+        "(vacancies and antisites); None for interstitials.",
+    )
+    multiplicity: int | None = Field(
+        default=None, description="Number of sites of this symmetry class per defect base cell."
+    )
+    wyckoff: str | None = Field(default=None, description="Wyckoff label of the site, when known.")
+    supercell_matrix: Matrix3 = Field(
+        description="Integer matrix taking the defect base cell to this supercell."
+    )
+    pristine_id: str = Field(description="structure_id of the pristine supercell of the set.")
+    chemical_potential_references: list[str] = Field(
+        default_factory=list,
+        description="Reference phases whose chemical potentials enter the formation energy: "
+        "the elemental phase of each species added or removed ('Li', 'O2', ...).",
+    )
+
+
+class SolidSolutionDetails(_Details):
+    """One substitutional ordering on a sublattice of a fixed supercell."""
+
+    kind: Literal["solid_solution"] = Field(
+        default="solid_solution", description="Discriminator of the category."
+    )
+    sublattice_species: str = Field(description="Element whose sites are substituted.")
+    substituent: str = Field(description="Element put on the substituted sites.")
+    n_sublattice_sites: int = Field(description="Number of sublattice sites in the supercell.")
+    n_substituted: int = Field(description="Number of sublattice sites substituted.")
+    fraction: float = Field(description="n_substituted / n_sublattice_sites (dimensionless).")
+    ordering_index: int = Field(description="Index of this ordering at its composition (0-based).")
+    substituted_site_indices: list[int] = Field(
+        description="Indices, in the unsubstituted supercell, of the substituted sites."
+    )
+    n_distinct_found: int = Field(
+        description="Orderings at this composition distinct under the supercell's own "
+        "operations (before the StructureMatcher screen and the max_per_composition cap)."
+    )
+    enumeration: Literal["exhaustive", "sampled"] = Field(
+        description="Whether all site combinations were tried or a random sample of them."
+    )
+    supercell_matrix: Matrix3 = Field(
+        description="Integer matrix taking the conventional bulk cell to this supercell."
+    )
+
+
+class MigrationDetails(_Details):
+    """One image of a vacancy-mediated hop of the mobile ion (lattice fixed)."""
+
+    kind: Literal["migration"] = Field(
+        default="migration", description="Discriminator of the category."
+    )
+    ion: str = Field(description="Element of the moving ion.")
+    hop_index: int = Field(description="Index of the symmetry-distinct hop (0-based).")
+    image_index: int = Field(
+        description="0 and n_images+1 are the endpoints; 1..n_images the images between."
+    )
+    n_images: int = Field(description="Number of images between the two endpoints.")
+    hop_distance_A: float = Field(description="Straight-line length of the hop (Å).")
+    moving_site_index: int = Field(description="Index of the moving ion in this structure.")
+    start_frac_coords: Vector3 = Field(
+        description="Fractional coordinates of the moving ion at image 0 (supercell)."
+    )
+    end_frac_coords: Vector3 = Field(
+        description="Fractional coordinates of the moving ion at the last image (supercell), "
+        "unwrapped: end - start is the hop vector."
+    )
+    interpolation: Literal["linear", "idpp"] = Field(
+        description="How the images were placed between the endpoints."
+    )
+    supercell_matrix: Matrix3 = Field(description="Integer matrix from the bulk to the supercell.")
+
+
+class PhononDetails(_Details):
+    """A phonopy finite-displacement supercell, with what rebuilds the force constants.
+
+    ``phonopy.Phonopy(unitcell, supercell_matrix, primitive_matrix)`` with ``dataset`` set
+    regenerates every displaced supercell, and takes their forces in ``displacement_index``
+    order (see :func:`pesbench.structures.phonon.rebuild_phonopy`).
+    """
+
+    kind: Literal["phonon"] = Field(default="phonon", description="Discriminator of the category.")
+    displacement_index: int | None = Field(
+        default=None, description="Index into dataset['first_atoms'] (None: the perfect supercell)."
+    )
+    displaced_atom_index: int | None = Field(
+        default=None, description="Index of the displaced atom in the supercell."
+    )
+    displacement_A: Vector3 | None = Field(
+        default=None, description="Cartesian displacement of that atom (Å)."
+    )
+    distance_A: float = Field(description="Displacement amplitude asked of phonopy (Å).")
+    unitcell: StructureField = Field(description="The unit cell given to phonopy.")
+    supercell_matrix: Matrix3 = Field(description="phonopy supercell matrix (integers).")
+    primitive_matrix: tuple[Vector3, Vector3, Vector3] = Field(
+        description="phonopy primitive matrix, relative to the unit cell (dimensionless)."
+    )
+    symprec: float = Field(description="phonopy symmetry tolerance (Å).")
+    dataset: dict[str, Any] = Field(
+        description="phonopy displacement dataset (natom, first_atoms: number, displacement)."
+    )
+    perfect_supercell_id: str = Field(description="structure_id of the undisplaced supercell.")
+
+
+class HighEnergyDetails(_Details):
+    """A rattled, strained or MD-sampled structure far from equilibrium."""
+
+    kind: Literal["high_energy"] = Field(default="high_energy", description="Discriminator.")
+    mode: Literal["rattled", "strained", "md_snapshot"] = Field(
+        description="How the structure was taken away from equilibrium."
+    )
+    sample_index: int = Field(description="Index of the sample within its mode (0-based).")
+    sigma_A: float | None = Field(
+        default=None,
+        description="Standard deviation of the Gaussian displacements (Å), rattled only.",
+    )
+    strain: Vector3 | None = Field(
+        default=None,
+        description="Fractional change of the lengths of lattice vectors a, b, c "
+        "(0.03 = +3 %), strained only.",
+    )
+    temperature_K: float | None = Field(default=None, description="MD temperature (K), MD only.")
+    md_step: int | None = Field(default=None, description="MD step of the snapshot, MD only.")
+    timestep_fs: float | None = Field(default=None, description="MD time step (fs), MD only.")
+    md_model: str | None = Field(default=None, description="Potential that drove the MD, MD only.")
+    supercell_matrix: Matrix3 = Field(description="Integer matrix from the bulk to this cell.")
+
+
+StructureDetails = Annotated[
+    SurfaceDetails
+    | DefectDetails
+    | SolidSolutionDetails
+    | MigrationDetails
+    | PhononDetails
+    | HighEnergyDetails,
+    Field(discriminator="kind"),
+]
+
+
+class SkippedStructure(BaseModel):
+    """A structure the generator considered and left out, with why (never silently)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    label: str = Field(description="What was skipped, e.g. 'slab (1, 1, 1) termination 0'.")
+    reason: str = Field(description="Why, e.g. 'polar: dipole 0.3 e/Å'.")
+
+
+class StructureDoc(PesbenchDoc):
+    """One generated structure: its content id, how it was made, what its analysis needs."""
+
+    structure_id: str = Field(
+        description="Content hash of the structure (pesbench.schemas.ids.structure_id)."
+    )
+    structure: StructureField = Field(description="The structure (pymatgen, Å).")
+    formula_reduced: str = Field(description="Reduced formula of the structure.")
+    nsites: int = Field(description="Number of atoms.")
+    category: Category = Field(description="Out-of-distribution category.")
+    role: Role = Field(description="What the structure is within its category's set.")
+    parent_id: str = Field(description="structure_id of the bulk it was generated from.")
+    parent_formula: str = Field(description="Reduced formula of that bulk.")
+    source: str | None = Field(default=None, description="File the bulk was read from, if any.")
+    generator: str = Field(description="Dotted name of the generating function.")
+    parameters: dict[str, Any] = Field(
+        description="All generator parameters, defaults included (units in their docs)."
+    )
+    seed: int | None = Field(
+        default=None, description="Random seed of the generator (None: the category uses none)."
+    )
+    details: StructureDetails = Field(description="Category-specific data for the analysis.")
+    tags: list[str] = Field(default_factory=list, description="Free labels.")
+
+    @classmethod
+    def from_structure(
+        cls,
+        structure: Structure,
+        *,
+        category: str,
+        role: str,
+        parent: Structure,
+        generator: str,
+        parameters: dict[str, Any],
+        details: BaseModel,
+        seed: int | None = None,
+        source: str | None = None,
+        tags: list[str] | None = None,
+    ) -> StructureDoc:
+        """Build the document of ``structure``, generated from the bulk ``parent``.
+
+        ``structure_id``, formula and site count are derived here, never passed in.
+        """
+        return cls(
+            structure_id=structure_id(structure),
+            structure=structure,
+            formula_reduced=structure.composition.reduced_formula,
+            nsites=len(structure),
+            category=category,  # type: ignore[arg-type]
+            role=role,  # type: ignore[arg-type]
+            parent_id=structure_id(parent),
+            parent_formula=parent.composition.reduced_formula,
+            source=source,
+            generator=generator,
+            parameters=parameters,
+            seed=seed,
+            details=details,  # type: ignore[arg-type]
+            tags=list(tags or []),
+        )
+
+
+class GenerationDoc(PesbenchDoc):
+    """What one generation (one bulk, one category) returns: its documents and its skips."""
+
+    category: Category = Field(description="Out-of-distribution category.")
+    parent_id: str = Field(description="structure_id of the bulk.")
+    source: str | None = Field(default=None, description="File the bulk was read from, if any.")
+    parameters: dict[str, Any] = Field(description="All generator parameters, defaults included.")
+    structures: list[StructureDoc] = Field(description="The generated structures.")
+    skipped: list[SkippedStructure] = Field(
+        default_factory=list, description="Candidates left out, each with its reason."
+    )
+
+    @property
+    def structure_ids(self) -> list[str]:
+        """The ``structure_id`` of every generated structure, in order."""
+        return [doc.structure_id for doc in self.structures]
