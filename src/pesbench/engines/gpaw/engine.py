@@ -1,0 +1,266 @@
+"""``GpawEngine``: PBE, PBE+U and r2SCAN single points with GPAW, as ``ReferenceDoc``s.
+
+A run folder is self-describing:
+
+``inputs.json``
+    ``functional``, ``parameters`` (GPAW's keyword arguments), ``magmoms``,
+    ``input_settings`` (the hashed physics), ``atoms`` (what the ranks read) and
+    ``structure`` (pymatgen's ``as_dict()``).
+``gpaw.txt``
+    GPAW's own log.
+``gpaw-stdout.txt``
+    What the MPI launcher and the ranks printed (tracebacks land here).
+``results.json``
+    The worker's results in ASE units (see :mod:`pesbench.engines.gpaw.worker`), or the
+    engine's reason when it could not start GPAW.
+
+Energies are GPAW's force-consistent (Mermin free) energies, whose derivatives the forces
+and stress are; they are relative to GPAW's reference atoms, so not comparable with VASP's
+absolute energies. ``prev_dir`` is ignored: every run starts from scratch.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import socket
+import tempfile
+import time
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from ase.units import GPa
+from pymatgen.core import Structure
+
+from pesbench.engines.base import EngineError
+from pesbench.engines.gpaw import run as _run
+from pesbench.engines.gpaw.inputs import gpaw_inputs
+from pesbench.engines.gpaw.worker import INPUTS, LOG, PROBE, RESULTS
+from pesbench.schemas.base import Functional
+from pesbench.schemas.ids import structure_id
+from pesbench.schemas.reference import ReferenceDoc, hash_inputs
+from pesbench.settings import PesbenchSettings, get_settings
+
+__all__ = ["FHC_MARKER", "GpawEngine", "doc_from_results", "paw_dataset_dirs", "stress_to_gpa"]
+
+_INSTALL_HINT = "run `make setup` (as root, for its Debian libraries)"
+FHC_MARKER = ".pesbench-fhc-disabled"
+"""File scripts/install-gpaw.sh leaves in the prefix of the libxc it built without the
+Fermi-hole-curvature check (which makes r2SCAN slabs diverge)."""
+
+
+def _pkg_version(name: str) -> str | None:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
+
+
+def paw_dataset_dirs() -> list[Path]:
+    """Folders GPAW searches for PAW datasets: ``$GPAW_SETUP_PATH``, then gpaw-data's."""
+    dirs = [Path(p) for p in os.environ.get("GPAW_SETUP_PATH", "").split(os.pathsep) if p]
+    spec = importlib.util.find_spec("gpaw_data")
+    if spec is not None and spec.submodule_search_locations:
+        dirs += [Path(p) / "setups" for p in spec.submodule_search_locations]
+    return [d for d in dirs if d.is_dir()]
+
+
+def _missing_datasets(symbols: set[str]) -> list[str]:
+    """Elements without a PBE PAW dataset (GPAW's r2SCAN uses the PBE ones too)."""
+    dirs = paw_dataset_dirs()
+    return sorted(
+        s
+        for s in symbols
+        if not any((d / f"{s}.PBE").is_file() or (d / f"{s}.PBE.gz").is_file() for d in dirs)
+    )
+
+
+def stress_to_gpa(voigt: list[float]) -> list[list[float]]:
+    """ASE's Voigt stress (xx, yy, zz, yz, xz, xy), eV/Å³ -> 3x3 GPa, same sign (tensile +)."""
+    xx, yy, zz, yz, xz, xy = (float(v) / GPa for v in voigt)
+    return [[xx, xy, xz], [xy, yy, yz], [xz, yz, zz]]
+
+
+def doc_from_results(base: dict[str, Any], results: dict[str, Any]) -> ReferenceDoc:
+    """Build the document from the engine's fields ``base`` and the worker's ``results``."""
+    fields = dict(base)
+    if results.get("gpaw_version"):
+        xc = f", libxc {results['libxc_version']}" if results.get("libxc_version") else ""
+        fields["code_version"] = f"{results['gpaw_version']}{xc}"
+    fields["converged_electronic"] = results.get("converged")
+    if results.get("status") != "success":
+        reason = results.get("reason") or "GPAW failed without a reason"
+        return ReferenceDoc(**fields, status="failed", failure_reason=reason)
+    energy = float(results["free_energy"])
+    forces = np.asarray(results["forces"], dtype=float)
+    if forces.shape != (fields["n_atoms"], 3) or not np.isfinite(forces).all():
+        return ReferenceDoc(**fields, status="failed", failure_reason="malformed forces")
+    magmoms = results.get("magmoms")
+    return ReferenceDoc(
+        **fields,
+        energy=energy,
+        energy_per_atom=energy / fields["n_atoms"],
+        forces=forces.tolist(),
+        stress=stress_to_gpa(results["stress_voigt"]),
+        magmoms=[float(m) for m in magmoms] if magmoms is not None else None,
+    )
+
+
+class GpawEngine:
+    """The local DFT engine: GPAW plane waves, run under MPI in a subprocess.
+
+    Parameters
+    ----------
+    settings
+        Cores (``dft_cores``) and launcher (``mpi_command``); default: :func:`get_settings`.
+    """
+
+    name = "gpaw"
+
+    def __init__(self, settings: PesbenchSettings | None = None) -> None:
+        self.settings = settings or get_settings()
+
+    def unavailable_reason(self) -> str | None:
+        """None when GPAW, its PAW datasets and the MPI launcher are all found."""
+        if importlib.util.find_spec("gpaw") is None:
+            return f"GPAW is not installed; {_INSTALL_HINT}"
+        if not paw_dataset_dirs():
+            return f"GPAW's PAW datasets (gpaw-data) are not installed; {_INSTALL_HINT}"
+        exe = _run.launcher(self.settings)
+        if shutil.which(exe) is None:
+            return (
+                f"MPI launcher {exe!r} (setting mpi_command) not found; install openmpi-bin "
+                "or set PESBENCH_MPI_COMMAND"
+            )
+        return None
+
+    def probe(self) -> dict[str, Any]:
+        """Start GPAW for real under the MPI launcher (one rank) and check it.
+
+        Returns what the worker found: ``gpaw_version``, ``libxc_version``, ``libxc_path``,
+        ``libxc_fhc_disabled``, ``dataset`` (the O PAW dataset found), ``r2scan``.
+
+        Raises
+        ------
+        EngineError
+            With a one-line reason when GPAW is not usable.
+        """
+        reason = self.unavailable_reason()
+        if reason is not None:
+            raise EngineError(reason)
+        with tempfile.TemporaryDirectory(prefix="pesbench-gpaw-probe-") as tmp:
+            out = Path(tmp)
+            command = _run.gpaw_command(self.settings, "--probe", str(out), cores=1)
+            code = _run.run_gpaw(command, out, _run.gpaw_env())
+            try:
+                info: dict[str, Any] = json.loads((out / PROBE).read_text())
+            except (OSError, ValueError):
+                raise EngineError(_crash_reason(out, code)) from None
+        if not info.get("ok"):
+            raise EngineError(f"GPAW does not work: {info.get('reason')}")
+        libxc = info.get("libxc_path")
+        marker = Path(libxc).parent.parent / FHC_MARKER if libxc else None
+        info["libxc_fhc_disabled"] = marker is not None and marker.is_file()
+        return info
+
+    def input_settings(
+        self, structure: Structure, functional: Functional, overrides: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The physics of a run (see :mod:`pesbench.engines.gpaw.inputs`)."""
+        settings: dict[str, Any] = gpaw_inputs(structure, functional, overrides)["input_settings"]
+        return settings
+
+    def compute(
+        self,
+        structure: Structure,
+        functional: Functional,
+        run_dir: Path,
+        *,
+        prev_dir: Path | None = None,
+        overrides: dict[str, Any] | None = None,
+    ) -> ReferenceDoc:
+        """Run one single point in ``run_dir``; a failed run returns a failed document.
+
+        ``prev_dir`` is accepted for the seam and ignored (GPAW starts from scratch).
+        Raises ``ValueError`` only for bad ``overrides`` (a caller's mistake, not a run's).
+        """
+        inputs = gpaw_inputs(structure, functional, overrides)
+        run_dir = Path(run_dir).resolve()
+        run_dir.mkdir(parents=True, exist_ok=True)
+        for stale in (RESULTS, LOG, _run.STDOUT):
+            (run_dir / stale).unlink(missing_ok=True)
+        atoms = {
+            "numbers": [site.specie.Z for site in structure],
+            "positions": structure.cart_coords.tolist(),
+            "cell": structure.lattice.matrix.tolist(),
+        }
+        (run_dir / INPUTS).write_text(
+            json.dumps(
+                {
+                    "functional": functional,
+                    **inputs,
+                    "atoms": atoms,
+                    "structure": structure.as_dict(),
+                },
+                indent=1,
+            )
+        )
+        gpaw_version = _pkg_version("gpaw")
+        base: dict[str, Any] = {
+            "structure_id": structure_id(structure),
+            "n_atoms": len(structure),
+            "structure": structure,
+            "functional": functional,
+            "code": "gpaw",
+            "code_version": gpaw_version,
+            "input_hash": hash_inputs(inputs["input_settings"]),
+            "input_settings": inputs["input_settings"],
+            "run_dir": f"{socket.gethostname()}:{run_dir}",
+        }
+
+        reason = self.unavailable_reason()
+        missing = [] if reason else _missing_datasets(set(inputs["input_settings"]["setups"]))
+        if missing:
+            reason = f"no GPAW PAW dataset for {', '.join(missing)}"
+        if reason is not None:
+            results: dict[str, Any] = {"status": "failed", "reason": reason}
+            (run_dir / RESULTS).write_text(json.dumps(results, indent=1))
+            return doc_from_results(base, results)
+
+        start = time.perf_counter()
+        code = _run.run_gpaw(
+            _run.gpaw_command(self.settings, str(run_dir)), run_dir, _run.gpaw_env()
+        )
+        base["wall_time_s"] = time.perf_counter() - start
+        found = _read_results(run_dir)
+        results = found or {"status": "failed", "reason": _crash_reason(run_dir, code)}
+        if code != 0 and results.get("status") == "success":
+            results = {**results, "status": "failed", "reason": f"GPAW exited with code {code}"}
+        return doc_from_results(base, results)
+
+
+def _read_results(run_dir: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads((run_dir / RESULTS).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _crash_reason(run_dir: Path, code: int) -> str:
+    """One line: the exit status and the last meaningful line GPAW or MPI printed."""
+    text = ""
+    for name in (_run.STDOUT, LOG):
+        try:
+            text += (run_dir / name).read_text(errors="replace")
+        except OSError:
+            continue
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    errors = [ln for ln in lines if "Error" in ln or "error" in ln]
+    last = (errors or lines or ["no output"])[-1][:200]
+    what = "launcher not found" if code == 127 else f"exited with code {code}"
+    return f"GPAW {what}: {last}"
