@@ -11,6 +11,7 @@ from pesbench import __version__
 from pesbench.cli.db import db_app
 from pesbench.cli.demo import demo
 from pesbench.cli.doctor import doctor
+from pesbench.cli.query import query
 from pesbench.errors import PesbenchError
 
 __all__ = ["app", "main"]
@@ -29,6 +30,7 @@ app = typer.Typer(
 app.add_typer(db_app, name="db")
 app.command()(doctor)
 app.command()(demo)
+app.command()(query)
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from pymongo import MongoClient
+from typer.testing import CliRunner
+
+from pesbench.cli.main import app
+from pesbench.schemas.comparison import MaterialComparisonDoc, PropertyRow, StructureComparisonDoc
+from pesbench.settings import PesbenchSettings
+from pesbench.stores.query import QueryError, export_table, query_comparisons
+
+
+def _common(model: str, functional: str, category: str) -> dict[str, object]:
+    return {
+        "source_stamp": "s",
+        "material": "Cu-abc",
+        "formula": "Cu",
+        "category": category,
+        "model_id": model,
+        "model_functional": "PBE",
+        "functional": functional,
+        "reference_code": "gpaw",
+        "pairing": "native" if functional == "PBE" else "cross",
+        "campaign": "camp",
+    }
+
+
+def _insert(settings: PesbenchSettings) -> None:
+    docs = []
+    for model in ("chgnet-0.3.0", "mace-mp-0"):
+        for functional in ("PBE", "r2SCAN"):
+            for category in ("surface", "high_energy"):
+                docs.append(
+                    MaterialComparisonDoc(
+                        comparison_id=f"{model}|{functional}|{category}",
+                        structure_ids=["Cu-1", "Cu-2"],
+                        n_structures=2,
+                        energy_mae=0.01,
+                        energy_rmse=0.02,
+                        energy_max=0.03,
+                        energy_mae_centered=0.005,
+                        softening_scale=0.8 if model.startswith("chgnet") else 0.9,
+                        properties=[
+                            PropertyRow(
+                                name="surface_energy",
+                                label="(1, 1, 1) t0",
+                                unit="J/m²",
+                                reference=1.5,
+                                model=1.2,
+                                error=-0.3,
+                                ratio=0.8,
+                            )
+                        ]
+                        if category == "surface"
+                        else [],
+                        **_common(model, functional, category),  # type: ignore[arg-type]
+                    )
+                )
+    docs.append(
+        StructureComparisonDoc(
+            comparison_id="p|r",
+            structure_id="Cu-1",
+            prediction_id="p",
+            reference_id="r",
+            n_atoms=4,
+            energy_per_atom_reference=-4.0,
+            energy_per_atom_model=-3.9,
+            energy_per_atom_error=0.1,
+            force_mae=0.05,
+            **_common("chgnet-0.3.0", "PBE", "surface"),  # type: ignore[arg-type]
+        )
+    )
+    with MongoClient(settings.db_uri) as client:
+        client[settings.db_name].comparisons.insert_many([d.model_dump(mode="json") for d in docs])
+
+
+def test_query_filters_levels_and_exports(db_settings: PesbenchSettings, tmp_path: Path) -> None:
+    _insert(db_settings)
+    everything = query_comparisons(db_settings)
+    assert len(everything) == 8
+    assert list(everything.columns[:3]) == ["campaign", "material", "formula"]
+    chgnet_pbe = query_comparisons(db_settings, model="chgnet-0.3.0", functional="PBE")
+    assert len(chgnet_pbe) == 2
+    assert set(chgnet_pbe["softening_scale"]) == {0.8}
+    assert len(query_comparisons(db_settings, material="Cu", category="surface")) == 4
+    assert query_comparisons(db_settings, campaign="other").empty
+    structure = query_comparisons(db_settings, "structure")
+    assert structure["energy_per_atom_error"].tolist() == [0.1]
+    props = query_comparisons(db_settings, "properties", pairing="native")
+    assert len(props) == 2
+    assert set(props["ratio"]) == {0.8}
+
+    for suffix in (".csv", ".parquet", ".json"):
+        path = export_table(everything, tmp_path / f"t{suffix}")
+        back = {
+            ".csv": pd.read_csv,
+            ".parquet": pd.read_parquet,
+            ".json": lambda p: pd.DataFrame(json.loads(Path(p).read_text())),
+        }[suffix](path)
+        assert len(back) == 8
+        assert back["softening_scale"].tolist() == everything["softening_scale"].tolist()
+    with pytest.raises(QueryError, match="unknown format"):
+        export_table(everything, tmp_path / "t.xlsx")
+
+
+def test_cli_query_prints_and_exports(db_settings: PesbenchSettings, tmp_path: Path) -> None:
+    _insert(db_settings)
+    runner = CliRunner()
+    result = runner.invoke(app, ["query", "--model", "mace-mp-0", "--functional", "PBE"])
+    assert result.exit_code == 0, result.output
+    assert "mace-mp-0" in result.output
+    assert "chgnet" not in result.output
+    out = tmp_path / "rows.csv"
+    result = runner.invoke(app, ["query", "--level", "properties", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert len(pd.read_csv(out)) == 4
+    # --build: no references, so no new structure-level documents; the one inserted above
+    # gets its aggregate, once
+    result = runner.invoke(app, ["query", "--build"])
+    assert result.exit_code == 0, result.output
+    assert "0 structure-level, 1 material-level" in result.output
+    result = runner.invoke(app, ["query", "--build", "--level", "structure"])
+    assert "0 structure-level, 0 material-level" in result.output
+    assert "Cu-1" in result.output
