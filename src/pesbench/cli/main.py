@@ -11,6 +11,8 @@ from pesbench import __version__
 from pesbench.cli.db import db_app
 from pesbench.cli.demo import demo
 from pesbench.cli.doctor import doctor
+from pesbench.cli.fworker import fworker_app
+from pesbench.cli.worker import worker
 from pesbench.cli.query import query
 from pesbench.errors import PesbenchError
 
@@ -28,8 +30,10 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 app.add_typer(db_app, name="db")
+app.add_typer(fworker_app, name="fworker")
 app.command()(doctor)
 app.command()(demo)
+app.command()(worker)
 app.command()(query)
 
 

@@ -1,0 +1,106 @@
+"""FireWorks: worker categories and the files a worker (local or behind SLURM/PBS) reads."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+from typing import Literal
+
+from fireworks import FWorker
+from fireworks.user_objects.queue_adapters.common_adapter import CommonAdapter
+
+from pesbench.settings import PesbenchSettings, get_settings
+from pesbench.stores.launchpad import get_launchpad
+
+__all__ = [
+    "CATEGORIES",
+    "DFT_CATEGORY",
+    "MLIP_CATEGORY",
+    "Scheduler",
+    "write_worker_files",
+]
+
+DFT_CATEGORY = "dft"
+"""FireWorks category of DFT reference jobs: CPU workers pull these."""
+MLIP_CATEGORY = "mlip"
+"""FireWorks category of uMLIP jobs (predictions, fine-tuning): GPU workers pull these."""
+CATEGORIES = (DFT_CATEGORY, MLIP_CATEGORY)
+
+Scheduler = Literal["slurm", "pbs", "none"]
+_Q_TYPES = {"slurm": "SLURM", "pbs": "PBS"}
+
+
+def write_worker_files(
+    directory: Path,
+    category: str,
+    scheduler: Scheduler = "slurm",
+    *,
+    settings: PesbenchSettings | None = None,
+    queue: str | None = None,
+    account: str | None = None,
+    walltime: str = "01:00:00",
+    nodes: int = 1,
+    cores: int = 1,
+    gpus: int = 0,
+    pre_rocket: str | None = None,
+) -> list[Path]:
+    """Write ``my_launchpad.yaml``, ``my_fworker.yaml`` and (with a scheduler) ``my_qadapter.yaml``.
+
+    Parameters
+    ----------
+    directory
+        Where the files go (created).
+    category
+        The FireWorks category this worker pulls: ``"dft"`` or ``"mlip"``.
+    scheduler
+        ``"slurm"`` or ``"pbs"`` for ``qlaunch``; ``"none"`` for ``rlaunch`` only.
+    settings
+        Which MongoDB the LaunchPad is in (default: :func:`get_settings`).
+    queue, account, walltime, nodes, cores, gpus
+        What each queue job asks for (partition, account, ``HH:MM:SS``, nodes, tasks,
+        GPUs per node).
+    pre_rocket
+        Shell lines run in the job before the worker (module loads, ``source venv``).
+        Default: put this Python environment's ``bin`` first on ``PATH``.
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    if category not in CATEGORIES:
+        raise ValueError(f"unknown worker category {category!r}; known: {', '.join(CATEGORIES)}")
+    settings = settings or get_settings()
+    directory = Path(directory).expanduser().resolve()
+    directory.mkdir(parents=True, exist_ok=True)
+    launchpad_file = directory / "my_launchpad.yaml"
+    fworker_file = directory / "my_fworker.yaml"
+    get_launchpad(settings).to_file(str(launchpad_file))
+    FWorker(name=f"pesbench-{category}", category=category).to_file(str(fworker_file))
+    written = [launchpad_file, fworker_file]
+    if scheduler == "none":
+        return written
+
+    bin_dir = Path(sys.executable).parent
+    rlaunch = shlex.join(
+        [str(bin_dir / "rlaunch"), "-l", str(launchpad_file), "-w", str(fworker_file), "singleshot"]
+    )
+    options: dict[str, object] = {
+        "rocket_launch": rlaunch,
+        "nodes": nodes,
+        "ntasks": cores,
+        "walltime": walltime,
+        "job_name": f"pesbench-{category}",
+        "pre_rocket": pre_rocket or f"export PATH={shlex.quote(str(bin_dir))}:$PATH",
+    }
+    if queue:
+        options["queue"] = queue
+    if account:
+        options["account"] = account
+    if gpus:
+        options["gpus_per_node" if scheduler == "slurm" else "ngpus"] = gpus
+    qadapter_file = directory / "my_qadapter.yaml"
+    CommonAdapter(q_type=_Q_TYPES[scheduler], **options).to_file(str(qadapter_file))
+    written.append(qadapter_file)
+    return written
