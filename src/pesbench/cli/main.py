@@ -12,8 +12,8 @@ from pesbench.cli.db import db_app
 from pesbench.cli.demo import demo
 from pesbench.cli.doctor import doctor
 from pesbench.cli.fworker import fworker_app
-from pesbench.cli.worker import worker
 from pesbench.cli.query import query
+from pesbench.cli.worker import worker
 from pesbench.errors import PesbenchError
 
 __all__ = ["app", "main"]
