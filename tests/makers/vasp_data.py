@@ -1,4 +1,4 @@
-"""Where the shared VASP reference outputs are, for the VASP tests of this folder (not a test module)."""
+"""Where the shared VASP reference outputs are, for the VASP tests (not a test module)."""
 
 from __future__ import annotations
 
