@@ -37,9 +37,10 @@ fi
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
 
 stamp="$VENV/.pesbench-setup"
-want=$(cat pyproject.toml constraints.txt scripts/setup.sh scripts/apt-packages.txt | sha256sum | cut -d' ' -f1)
+want=$(cat pyproject.toml constraints.txt scripts/setup.sh scripts/apt-packages.txt scripts/install-gpaw.sh | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] && "$VENV/bin/python" -c 'import pesbench' 2>/dev/null; then
     echo "setup: $VENV is up to date"
+    VENV="$VENV" bash scripts/install-gpaw.sh  # the local DFT engine; skips in a second when built
     exit 0
 fi
 
@@ -51,5 +52,6 @@ echo "setup: installing the locked environment into $VENV (first time: about 3 m
 quiet "${pip[@]}" install -q -c constraints.txt "torch==2.13.0"
 quiet "${pip[@]}" install -q -c constraints.txt -e ".[local,dev]"
 quiet "${pip[@]}" check
+VENV="$VENV" bash scripts/install-gpaw.sh  # the local DFT engine: libxc + GPAW + PAW datasets
 echo "$want" > "$stamp"
 echo "setup: done ($("$VENV/bin/pesbench" --version))"

@@ -16,6 +16,8 @@ import typer
 from rich.table import Table
 
 from pesbench.cli.console import console
+from pesbench.engines.gpaw import GpawEngine
+from pesbench.engines.gpaw.run import gpaw_command
 from pesbench.errors import PesbenchError
 from pesbench.settings import PesbenchSettings, get_settings
 from pesbench.stores import find_mongod, local_server, ping
@@ -72,25 +74,35 @@ def check_database(settings: PesbenchSettings) -> Check:
 
 
 def check_gpaw(settings: PesbenchSettings) -> Check:
-    """The local DFT engine, GPAW, and its PAW datasets."""
+    """The local DFT engine, for real.
+
+    GPAW starts under the MPI launcher, r2SCAN is in its libxc, its PAW datasets are found.
+    """
     needed = FAILED if settings.dft_engine == "gpaw" else MISSING
-    gpaw_version = _pkg_version("gpaw")
-    if gpaw_version is None:
-        return Check(
-            "DFT: GPAW (local engine)",
-            needed,
-            "not installed",
-            "GPAW is not yet part of the install (DFT engine issue); see docs/install.md",
-        )
-    data = _pkg_version("gpaw-data")
-    launcher = shlex.split(settings.mpi_command.format(cores=1))[0]
-    mpi = shutil.which(launcher)
+    component = "DFT: GPAW (local engine)"
+    fix = "run `make setup` as root (scripts/install-gpaw.sh builds libxc and GPAW)"
+    if _pkg_version("gpaw") is None:
+        return Check(component, needed, "not installed", fix)
+    engine = GpawEngine(settings)
+    try:
+        info = engine.probe()
+    except PesbenchError as exc:
+        return Check(component, needed, str(exc), fix)
+    libxc = f"libxc {info.get('libxc_version') or '?'} ({info.get('libxc_path')}"
+    libxc += ", FHC check off)" if info["libxc_fhc_disabled"] else ", FHC check ON)"
     detail = (
-        f"GPAW {gpaw_version}, PAW data {data or 'not found'}, {launcher}: {mpi or 'not found'}"
+        f"GPAW {info['gpaw_version']}, {libxc}, r2SCAN ok, PAW datasets "
+        f"gpaw-data {_pkg_version('gpaw-data')} ({Path(info['dataset']).parent}), "
+        f"{' '.join(gpaw_command(settings, cores=1)[:-2])} ok"
     )
-    if data is None or mpi is None:
-        return Check("DFT: GPAW (local engine)", needed, detail, "run `make setup` as root")
-    return Check("DFT: GPAW (local engine)", OK, detail)
+    if not info["libxc_fhc_disabled"]:
+        return Check(
+            component,
+            OK,
+            detail,
+            "optional: r2SCAN slabs may not converge with this libxc; `GPAW_FORCE=1 make setup`",
+        )
+    return Check(component, OK, detail)
 
 
 def check_vasp(settings: PesbenchSettings) -> Check:
