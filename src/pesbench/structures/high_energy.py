@@ -22,8 +22,9 @@ from typing import Any
 import numpy as np
 from ase import units
 from ase.calculators.calculator import Calculator
+from ase.constraints import FixCom
 from ase.md.langevin import Langevin
-from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
+from ase.md.velocitydistribution import Stationary, thermalize_momenta
 from pydantic import Field
 from pymatgen.analysis.structure_matcher import StructureMatcher
 from pymatgen.core import Lattice, Structure
@@ -110,13 +111,15 @@ def _run_md(
 ) -> list[tuple[int, Structure]]:
     atoms = AseAtomsAdaptor.get_atoms(supercell)
     atoms.calc = calculator
-    MaxwellBoltzmannDistribution(atoms, temperature_K=params.temperature_K, rng=rng)
+    atoms.set_constraint(FixCom())
+    thermalize_momenta(atoms, temperature_K=params.temperature_K, rng=rng)
     Stationary(atoms)
     dyn = Langevin(
         atoms,
         timestep=params.timestep_fs * units.fs,
         temperature_K=params.temperature_K,
         friction=params.friction_per_fs / units.fs,
+        fixcm=False,
         rng=rng,
     )
     snapshots = []
@@ -204,7 +207,7 @@ def generate_high_energy(
             calculator = md_calculator(params.md_model)
             model = params.md_model
         else:
-            model = getattr(calculator, "name", None) or type(calculator).__name__
+            model = type(calculator).__name__
         for index, (step, frame) in enumerate(_run_md(supercell, params, calculator, rng)):
             details = HighEnergyDetails(
                 mode="md_snapshot",
