@@ -116,10 +116,14 @@ def check_structure(
 def _read(path: Path) -> Structure:
     name = path.name
     suffix = path.suffix.lower()
+    if path.stat().st_size == 0:
+        raise StructureInputError(f"{path}: empty file")
     if suffix == ".json":
         data = json.loads(path.read_text())
         if isinstance(data, dict) and "structure" in data and "lattice" not in data:
             data = data["structure"]  # a StructureDoc, or any document holding one
+        if isinstance(data, dict) and not data.get("sites"):
+            raise StructureInputError(f"{path}: empty structure (no atoms)")
         return Structure.from_dict(data)
     if suffix in _PYMATGEN_SUFFIXES or name.startswith(_PYMATGEN_NAMES):
         with warnings.catch_warnings():
@@ -128,6 +132,8 @@ def _read(path: Path) -> Structure:
     atoms = ase_read(path)
     if isinstance(atoms, list):
         atoms = atoms[0]
+    if len(atoms) == 0:
+        raise StructureInputError(f"{path}: empty structure (no atoms)")
     if not all(atoms.pbc):
         pbc = tuple(bool(x) for x in atoms.pbc)
         raise StructureInputError(
