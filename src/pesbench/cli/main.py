@@ -14,6 +14,7 @@ from pesbench.cli.doctor import doctor
 from pesbench.cli.fworker import fworker_app
 from pesbench.cli.init import init
 from pesbench.cli.query import query
+from pesbench.cli.report import report
 from pesbench.cli.worker import worker
 from pesbench.errors import PesbenchError
 
@@ -37,6 +38,7 @@ app.command()(demo)
 app.command()(init)
 app.command()(worker)
 app.command()(query)
+app.command()(report)
 
 
 def _version(value: bool) -> None:

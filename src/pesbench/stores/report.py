@@ -1,0 +1,290 @@
+"""The campaign report: one self-contained HTML file (figures embedded) plus CSV tables.
+
+Reads the ``comparisons`` (brought up to date first, incrementally), and the forces of
+the references and predictions they name; draws with :mod:`pesbench.analysis.plots`.
+References whose code is not a DFT code (a uMLIP standing in for DFT) are flagged at the
+top of the page and in every table (column ``reference_code``).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pymatgen.core import Composition
+
+from pesbench import __version__
+from pesbench.analysis.plots import (
+    cross_functional_figure,
+    figure_png,
+    one_point_figure,
+    parity_figure,
+    softening_distribution_figure,
+)
+from pesbench.analysis.referencing import (
+    AtomRef,
+    UnderdeterminedFitError,
+    cross_functional_summary,
+)
+from pesbench.analysis.softening import softening_scale
+from pesbench.errors import PesbenchError
+from pesbench.settings import PesbenchSettings, get_settings
+from pesbench.stores.builders import build_comparisons, collection_store
+from pesbench.stores.query import query_comparisons
+
+__all__ = ["DFT_CODES", "ReportFiles", "write_report"]
+
+DFT_CODES = frozenset({"vasp", "gpaw"})
+"""Codes whose references are DFT; anything else is flagged as a stand-in."""
+
+_MAX_POINTS = 20000
+"""Force components drawn per parity panel at most (a random subset beyond)."""
+
+_SUMMARY = [
+    "formula", "category", "model_id", "functional", "pairing", "reference_code",
+    "n_structures", "energy_mae", "energy_mae_centered", "force_mae", "softening_scale",
+    "slope", "r2", "cmae", "one_point_scale", "one_point_mae_before", "one_point_mae_after",
+]  # fmt: skip
+
+
+@dataclass
+class ReportFiles:
+    """What :func:`write_report` wrote."""
+
+    html: Path
+    csv: list[Path] = field(default_factory=list)
+    figures: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _fetch(collection: str, key: str, ids: list[str], settings: PesbenchSettings) -> dict:
+    store = collection_store(collection, settings)
+    store.connect()
+    try:
+        return {
+            d[key]: d
+            for d in store.query(
+                {key: {"$in": ids}}, properties=[key, "structure_id", "forces", "n_atoms"]
+            )
+        }
+    finally:
+        store.close()
+
+
+def _force_panels(structure: pd.DataFrame, settings: PesbenchSettings) -> tuple[list, dict]:
+    panels, scales = [], {}
+    rng = np.random.default_rng(0)
+    for (model, functional, code), rows in structure.groupby(
+        ["model_id", "functional", "reference_code"]
+    ):
+        refs = _fetch("references", "reference_id", list(rows["reference_id"]), settings)
+        preds = _fetch("predictions", "prediction_id", list(rows["prediction_id"]), settings)
+        ref_f, pred_f = [], []
+        for rid, pid in zip(rows["reference_id"], rows["prediction_id"], strict=True):
+            r, p = refs.get(rid, {}).get("forces"), preds.get(pid, {}).get("forces")
+            if r is not None and p is not None:
+                ref_f.append(np.asarray(r).ravel())
+                pred_f.append(np.asarray(p).ravel())
+        if not ref_f:
+            continue
+        x, y = np.concatenate(ref_f), np.concatenate(pred_f)
+        title = f"{model} vs {functional} ({code})"
+        try:
+            scales[title] = softening_scale(x, y)
+        except ValueError:
+            scales[title] = float("nan")
+        if x.size > _MAX_POINTS:
+            keep = rng.choice(x.size, _MAX_POINTS, replace=False)
+            x, y = x[keep], y[keep]
+        panels.append((title, x, y))
+    return panels, scales
+
+
+def _cross_functional(campaign: str, settings: PesbenchSettings) -> tuple[Any, str]:
+    """The GGA vs r2SCAN figure and a one-paragraph summary (or why there is none)."""
+    store = collection_store("references", settings)
+    store.connect()
+    try:
+        docs = list(
+            store.query(
+                {"campaign": campaign, "status": "success"},
+                properties=["structure_id", "functional", "energy", "n_atoms", "code"],
+            )
+        )
+    finally:
+        store.close()
+    by_sid: dict[str, dict[str, dict[str, Any]]] = {}
+    for d in docs:
+        kind = "r2SCAN" if d["functional"] == "r2SCAN" else "GGA"
+        if d["functional"] in ("PBE", "PBE+U", "r2SCAN") and d.get("energy") is not None:
+            by_sid.setdefault(d["structure_id"], {})[kind] = d
+    pairs = {sid: v for sid, v in by_sid.items() if len(v) == 2}
+    if len(pairs) < 3:
+        return None, f"{len(pairs)} structures have both GGA and r2SCAN references: too few."
+    comps, e_gga, e_r2 = [], [], []
+    for sid, v in sorted(pairs.items()):
+        reduced = Composition(sid.rsplit("-", 1)[0])
+        comps.append(reduced * (v["GGA"]["n_atoms"] / reduced.num_atoms))
+        e_gga.append(v["GGA"]["energy"])
+        e_r2.append(v["r2SCAN"]["energy"])
+    codes = sorted({v[k]["code"] for v in pairs.values() for k in v})
+    try:
+        s = cross_functional_summary(comps, e_gga, e_r2)
+    except UnderdeterminedFitError as exc:
+        return None, f"GGA vs r2SCAN: {exc}."
+    n = np.array([c.num_atoms for c in comps])
+    gga, r2 = np.array(e_gga) / n, np.array(e_r2) / n
+    ref_gga = AtomRef(s.atomref_gga, 0.0, s.n_fit).referenced(comps, e_gga) / n
+    ref_r2 = AtomRef(s.atomref_r2scan, 0.0, s.n_fit).referenced(comps, e_r2) / n
+    fig = cross_functional_figure(gga, r2, ref_gga, ref_r2)
+    text = (
+        f"{len(pairs)} structures ({', '.join(codes)}). Per-atom shift r2SCAN - GGA: "
+        f"{s.shift_mean:.3f} ± {s.shift_std:.3f} eV/atom. Pearson of total energies "
+        f"{s.total.pearson:.3f}, of energies relative to elemental references "
+        f"{s.referenced.pearson:.3f}. MAE of r2SCAN predicted from GGA: raw "
+        f"{s.mae_raw:.3f}, constant shift {s.mae_constant_shift:.3f}, per-element "
+        f"re-referencing {s.mae_rereferenced:.3f} eV/atom (in-sample). Shift table (eV/atom): "
+        + ", ".join(f"{el} {v:+.3f}" for el, v in s.shift_table.items())
+    )
+    return fig, text
+
+
+def _table(frame: pd.DataFrame, columns: list[str]) -> str:
+    cols = [c for c in columns if c in frame.columns]
+    table = frame[cols].to_html(
+        index=False, float_format=lambda v: f"{v:.4g}", na_rep="–", border=0, classes="t"
+    )
+    return f'<div style="overflow-x:auto">{table}</div>'
+
+
+def _img(png: bytes, alt: str) -> str:
+    data = base64.b64encode(png).decode()
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+
+
+_CSS = """
+body{font-family:sans-serif;margin:2em;max-width:1200px;color:#222}
+h1{font-size:1.5em} h2{font-size:1.2em;border-bottom:1px solid #ccc;margin-top:1.6em}
+table.t{border-collapse:collapse;font-size:12px} table.t td,table.t th{padding:2px 6px;
+border-bottom:1px solid #eee;text-align:right} img{max-width:100%;margin:.5em 0}
+.warn{background:#fff3cd;border:1px solid #e0c36a;padding:.6em 1em}
+.note{color:#555;font-size:.9em}
+"""
+
+
+def write_report(
+    campaign: str,
+    out_dir: Path | None = None,
+    settings: PesbenchSettings | None = None,
+    *,
+    build: bool = True,
+    cross_functional: bool = False,
+) -> ReportFiles:
+    """Write ``report.html`` and the CSV tables of ``campaign`` into ``out_dir``.
+
+    Parameters
+    ----------
+    campaign
+        Campaign name (the ``campaign`` of the references).
+    out_dir
+        Default: ``<data_dir>/reports/<campaign>``.
+    settings
+        Which database; default the process settings.
+    build
+        Bring the comparisons up to date first (incremental).
+    cross_functional
+        With ``build``: also compare each model with the functionals it was not trained on.
+
+    Raises
+    ------
+    PesbenchError
+        When the campaign has no comparisons.
+    """
+    settings = settings or get_settings()
+    out_dir = out_dir or settings.data_dir / "reports" / campaign
+    if build:
+        build_comparisons(settings, cross_functional=cross_functional)
+    material = query_comparisons(settings, "material", campaign=campaign)
+    if material.empty:
+        raise PesbenchError(
+            f"no comparisons for campaign {campaign!r}: are its references and predictions "
+            "stored (with campaign set)?"
+        )
+    structure = query_comparisons(settings, "structure", campaign=campaign)
+    props = query_comparisons(settings, "properties", campaign=campaign)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result = ReportFiles(html=out_dir / "report.html")
+    for name, frame in (("material", material), ("structure", structure), ("properties", props)):
+        path = out_dir / f"{name}.csv"
+        frame.to_csv(path, index=False)
+        result.csv.append(path)
+
+    parts: list[str] = []
+    stand_ins = sorted(set(material["reference_code"]) - DFT_CODES)
+    if stand_ins:
+        parts.append(
+            f'<p class="warn"><b>Not DFT:</b> references from {", ".join(stand_ins)} stand in '
+            "for DFT in the rows so marked (column reference_code). They measure the "
+            "agreement between two potentials, not the error of either against DFT.</p>"
+        )
+    parts.append("<h2>Summary per material, category, model and functional</h2>")
+    parts.append(_table(material, _SUMMARY))
+
+    panels, scales = _force_panels(structure, settings)
+    if panels:
+        fig = parity_figure(panels, "force component", "eV/Å", scales)
+        parts += ["<h2>Force parity</h2>", _img(figure_png(fig), "force parity")]
+        result.figures.append("force parity")
+    energy_panels = [
+        (f"{m} vs {f} ({c})", rows["energy_per_atom_reference"], rows["energy_per_atom_model"])
+        for (m, f, c), rows in structure.groupby(["model_id", "functional", "reference_code"])
+    ]
+    if energy_panels:
+        fig = parity_figure(energy_panels, "energy", "eV/atom")
+        parts += ["<h2>Energy parity</h2>", _img(figure_png(fig), "energy parity")]
+        result.figures.append("energy parity")
+    if material["softening_scale"].notna().any():
+        fig = softening_distribution_figure(material)
+        parts += ["<h2>Softening scale per category</h2>", _img(figure_png(fig), "softening")]
+        result.figures.append("softening distribution")
+    if "one_point_mae_before" in material and material["one_point_mae_before"].notna().any():
+        labelled = material.assign(
+            label=material["formula"] + " " + material["category"] + "\n"
+            + material["model_id"] + " vs " + material["functional"]
+        )  # fmt: skip
+        fig = one_point_figure(labelled)
+        parts += ["<h2>One-point correction</h2>", _img(figure_png(fig), "one-point")]
+        result.figures.append("one-point correction")
+    parts.append("<h2>Property errors</h2>")
+    if props.empty:
+        parts.append('<p class="note">No category property could be computed.</p>')
+    else:
+        parts.append(_table(props, [*props.columns.drop(["campaign", "material"])]))
+    parts.append("<h2>GGA vs r2SCAN</h2>")
+    fig, text = _cross_functional(campaign, settings)
+    if fig is not None:
+        parts.append(_img(figure_png(fig), "GGA vs r2SCAN"))
+        result.figures.append("GGA vs r2SCAN")
+    parts.append(f'<p class="note">{html.escape(text)}</p>')
+    notes = [n for n in material.get("notes", pd.Series(dtype=str)).dropna() if n]
+    if notes:
+        parts.append("<h2>Notes</h2><ul>")
+        parts += [f"<li>{html.escape(n)}</li>" for n in sorted(set(notes))]
+        parts.append("</ul>")
+        result.notes = sorted(set(notes))
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    page = (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>pesbench report: "
+        f"{html.escape(campaign)}</title><style>{_CSS}</style></head><body>"
+        f"<h1>pesbench report: {html.escape(campaign)}</h1><p class='note'>pesbench "
+        f"{__version__}, {stamp}; numbers also in {', '.join(p.name for p in result.csv)}."
+        "</p>" + "\n".join(parts) + "</body></html>"
+    )
+    result.html.write_text(page, encoding="utf-8")
+    return result

@@ -1,0 +1,175 @@
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.image import imread
+from pymatgen.core import Lattice, Structure
+from pymongo import MongoClient
+from typer.testing import CliRunner
+
+from pesbench.cli.main import app
+from pesbench.errors import PesbenchError
+from pesbench.schemas.ids import structure_id
+from pesbench.schemas.prediction import ModelInfo, PredictionDoc
+from pesbench.schemas.reference import ReferenceDoc
+from pesbench.schemas.structure import HighEnergyDetails, StructureDoc
+from pesbench.settings import PesbenchSettings
+from pesbench.stores.report import write_report
+
+MU = {"Cu": -3.7, "O": -4.9}
+SHIFT = {"Cu": -30.0, "O": -12.0}
+MODELS = (
+    (ModelInfo(model_id="chgnet-0.3.0", name="chgnet", version="0.3.0", checksum="a1",
+               functional="PBE"), "PBE", 0.85),
+    (ModelInfo(model_id="chgnet-r2scan", name="chgnet", version="r2scan", checksum="b2",
+               functional="r2SCAN"), "r2SCAN", 0.95),
+)  # fmt: skip
+
+
+def _bulks() -> list[Structure]:
+    cu = Structure(
+        Lattice.cubic(3.6), ["Cu"] * 4, [[0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]]
+    )
+    cuo = Structure(
+        Lattice.cubic(4.2),
+        ["Cu", "Cu", "O", "O"],
+        [[0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0], [0, 0.5, 0]],
+    )
+    cu2o = Structure(
+        Lattice.cubic(4.3),
+        ["Cu", "Cu", "Cu", "Cu", "O", "O"],
+        [
+            [0.25] * 3,
+            [0.75, 0.75, 0.25],
+            [0.75, 0.25, 0.75],
+            [0.25, 0.75, 0.75],
+            [0, 0, 0],
+            [0.5, 0.5, 0.5],
+        ],
+    )
+    return [cu, cuo, cu2o]  # fmt: skip
+
+
+def populate(settings: PesbenchSettings, campaign: str = "demo", code: str = "gpaw") -> None:
+    rng = np.random.default_rng(3)
+    structures, refs, preds = [], [], []
+    for bulk in _bulks():
+        for i in range(3):
+            cell = bulk.copy()
+            cell.perturb(0.08 + 0.04 * i, min_distance=0.02)
+            doc = StructureDoc.from_structure(
+                cell, category="high_energy", role="rattled", parent=bulk, generator="test",
+                parameters={}, details=HighEnergyDetails(
+                    mode="rattled", sample_index=i, sigma_A=0.1,
+                    supercell_matrix=((1, 0, 0), (0, 1, 0), (0, 0, 1))),
+            )  # fmt: skip
+            structures.append(doc)
+            n = len(cell)
+            comp = cell.composition
+            e_gga = sum(comp[el] * mu for el, mu in MU.items()) + rng.normal(0, 0.2) * n
+            forces = rng.normal(0, 0.8, size=(n, 3))
+            for model, functional, scale in MODELS:
+                e = e_gga + (
+                    sum(comp[el] * s for el, s in SHIFT.items()) if functional == "r2SCAN" else 0
+                )
+                ref = ReferenceDoc(
+                    structure_id=doc.structure_id,
+                    n_atoms=n,
+                    energy=e,
+                    energy_per_atom=e / n,
+                    forces=forces.tolist(),
+                    stress=np.zeros((3, 3)).tolist(),
+                    functional=functional,
+                    code=code,
+                    input_hash="x",
+                    campaign=campaign,
+                )
+                refs.append(ref)
+                ep = e + rng.normal(0.01, 0.01) * n
+                preds.append(PredictionDoc(
+                    structure_id=doc.structure_id, n_atoms=n, energy=ep, energy_per_atom=ep / n,
+                    forces=(scale * forces + rng.normal(0, 0.02, forces.shape)).tolist(),
+                    stress=np.zeros((3, 3)).tolist(), model=model, device="cpu", batch_size=9,
+                    seconds=0.01,
+                ))  # fmt: skip
+    with MongoClient(settings.db_uri) as client:
+        db = client[settings.db_name]
+        db.structures.insert_many([d.model_dump(mode="json") for d in structures])
+        db.references.insert_many([d.model_dump() for d in refs])
+        db.predictions.insert_many([d.model_dump() for d in preds])
+
+
+def test_report_writes_html_with_figures_and_csv(
+    db_settings: PesbenchSettings, tmp_path: Path
+) -> None:
+    populate(db_settings)
+    files = write_report("demo", tmp_path / "rep", db_settings)
+    page = files.html.read_text()
+    assert page.count("data:image/png;base64,") == 5
+    assert files.figures == [
+        "force parity",
+        "energy parity",
+        "softening distribution",
+        "one-point correction",
+        "GGA vs r2SCAN",
+    ]
+    assert "Not DFT" not in page
+    # the planted shift table is recovered and printed
+    assert "Cu -30.000" in page
+    assert "O -12.000" in page
+    material = pd.read_csv(tmp_path / "rep" / "material.csv")
+    scales = dict(
+        zip(material["formula"] + material["model_id"], material["softening_scale"], strict=True)
+    )
+    for formula in ("Cu", "CuO", "Cu2O"):
+        assert scales[formula + "chgnet-0.3.0"] == pytest.approx(0.85, abs=0.01)
+        assert scales[formula + "chgnet-r2scan"] == pytest.approx(0.95, abs=0.01)
+    assert (material["one_point_mae_after"] < material["one_point_mae_before"]).all()
+    assert {p.name for p in files.csv} == {"material.csv", "structure.csv", "properties.csv"}
+    assert structure_id(_bulks()[0]) in set(material["material"])
+    with pytest.raises(PesbenchError, match="no comparisons"):
+        write_report("nothing", tmp_path / "none", db_settings)
+
+
+def test_stand_in_references_are_flagged(db_settings: PesbenchSettings, tmp_path: Path) -> None:
+    populate(db_settings, code="chgnet-r2scan (stand-in)")
+    result = CliRunner().invoke(app, ["report", "demo", "-o", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "report.html").read_text()
+    assert "Not DFT" in page
+    assert "chgnet-r2scan (stand-in)" in page
+
+
+def render_screenshot(html: Path, png: Path) -> None:
+    """Render ``html`` in headless Chromium into ``png`` (skips or, under CI, fails)."""
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI needs Debian's chromium package for the report render test")
+        pytest.skip("no chromium on this machine (Debian package 'chromium')")
+    subprocess.run(
+        [exe, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+         "--window-size=1280,3600", f"--screenshot={png}", html.as_uri()],
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+
+
+def test_report_renders_in_headless_chromium(db_settings: PesbenchSettings, tmp_path: Path) -> None:
+    populate(db_settings)
+    files = write_report("demo", tmp_path, db_settings)
+    shot = tmp_path / "screenshot.png"
+    render_screenshot(files.html, shot)
+    image = imread(shot)[..., :3]
+    assert image.shape[:2] == (3600, 1280)
+    # figures drawn: many coloured (non-grey) pixels, not just text on white
+    rgb = image.reshape(-1, 3)
+    coloured = (rgb.max(axis=1) - rgb.min(axis=1)) > 0.25
+    assert coloured.mean() > 0.01, "no figure visible in the rendered page"
+    if os.environ.get("KEEP_REPORT_SCREENSHOT"):
+        shutil.copy(shot, os.environ["KEEP_REPORT_SCREENSHOT"])
