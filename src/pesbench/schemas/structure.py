@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+    model_validator,
+)
 from pymatgen.core import Structure
 
 from pesbench.schemas.base import PesbenchDoc
@@ -64,6 +72,13 @@ Role = Literal[
 """What a structure is within its category's set (a slab, its bulk reference, ...)."""
 
 
+def _drop_monty_keys(value: Any) -> Any:
+    """Accept the monty/jobflow serialised form: drop its ``@module``-style keys."""
+    if isinstance(value, dict):
+        return {k: v for k, v in value.items() if not str(k).startswith("@")}
+    return value
+
+
 def _to_structure(value: Any) -> Any:
     return Structure.from_dict(value) if isinstance(value, dict) else value
 
@@ -82,6 +97,8 @@ Matrix3 = tuple[tuple[int, int, int], tuple[int, int, int], tuple[int, int, int]
 
 class _Details(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    _monty = model_validator(mode="before")(_drop_monty_keys)
 
 
 class SurfaceDetails(_Details):
@@ -288,12 +305,16 @@ class SkippedStructure(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    _monty = model_validator(mode="before")(_drop_monty_keys)
+
     label: str = Field(description="What was skipped, e.g. 'slab (1, 1, 1) termination 0'.")
     reason: str = Field(description="Why, e.g. 'polar: dipole 0.3 e/Å'.")
 
 
 class StructureDoc(PesbenchDoc):
     """One generated structure: its content id, how it was made, what its analysis needs."""
+
+    _monty = model_validator(mode="before")(_drop_monty_keys)
 
     structure_id: str = Field(
         description="Content hash of the structure (pesbench.schemas.ids.structure_id)."
@@ -355,6 +376,8 @@ class StructureDoc(PesbenchDoc):
 
 class GenerationDoc(PesbenchDoc):
     """What one generation (one bulk, one category) returns: its documents and its skips."""
+
+    _monty = model_validator(mode="before")(_drop_monty_keys)
 
     category: Category = Field(description="Out-of-distribution category.")
     parent_id: str = Field(description="structure_id of the bulk.")

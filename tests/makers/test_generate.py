@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import pytest
+from jobflow import Flow, JobStore, run_locally
+from maggma.stores import MemoryStore
+from pymatgen.core import Lattice, Structure
+
+from pesbench.makers.generate import GenerateMaker
+from pesbench.schemas.structure import GenerationDoc
+from pesbench.structures import GenerationParameterError, StructureInputError, generate
+
+
+@pytest.fixture(scope="module")
+def mgo() -> Structure:
+    return Structure.from_spacegroup(
+        "Fm-3m", Lattice.cubic(4.21), ["Mg", "O"], [[0, 0, 0], [0.5, 0.5, 0.5]]
+    ).get_primitive_structure()
+
+
+def _store() -> JobStore:
+    return JobStore(MemoryStore(), additional_stores={"data": MemoryStore()})
+
+
+def test_maker_runs_and_stores_documents(mgo: Structure) -> None:
+    maker = GenerateMaker(category="defect", parameters={"max_interstitial_sites": 1})
+    job = maker.make(mgo, source="MgO.cif")
+    assert job.name == "generate defect"
+    store = _store()
+    responses = run_locally(Flow([job]), store=store, ensure_success=True)
+    output = responses[job.uuid][1].output
+    assert isinstance(output, GenerationDoc)
+    assert (
+        output.structure_ids == generate(mgo, "defect", {"max_interstitial_sites": 1}).structure_ids
+    )
+    stored = store.get_output(job.uuid, load=True)
+    doc = GenerationDoc.model_validate(stored)  # the monty-serialised form validates too
+    assert doc.structure_ids == output.structure_ids
+    assert doc.structures[0].source == "MgO.cif"
+    assert doc.parameters["max_interstitial_sites"] == 1
+
+
+def test_bad_category_or_parameter_fails_when_the_maker_is_built() -> None:
+    with pytest.raises(GenerationParameterError, match="unknown category"):
+        GenerateMaker(category="surfaces")
+    with pytest.raises(GenerationParameterError, match="unknown parameter 'nope'"):
+        GenerateMaker(category="phonon", parameters={"nope": 1})
+
+
+def test_bad_bulk_fails_the_job_with_its_message() -> None:
+    overlap = Structure(Lattice.cubic(4.0), ["Mg", "O"], [[0, 0, 0], [0.05, 0, 0]])
+    job = GenerateMaker(category="phonon").make(overlap, source="bad.cif")
+    with pytest.raises(StructureInputError, match=r"bad\.cif: overlapping atoms"):
+        job.run(_store())
