@@ -12,6 +12,7 @@ from pesbench.cli.db import db_app
 from pesbench.cli.demo import demo
 from pesbench.cli.doctor import doctor
 from pesbench.cli.fworker import fworker_app
+from pesbench.cli.import_vasp import import_vasp
 from pesbench.cli.init import init
 from pesbench.cli.query import query
 from pesbench.cli.report import report
@@ -34,6 +35,7 @@ app = typer.Typer(
 app.add_typer(db_app, name="db")
 app.add_typer(fworker_app, name="fworker")
 app.command()(doctor)
+app.command(name="import-vasp")(import_vasp)
 app.command()(demo)
 app.command()(init)
 app.command()(worker)
