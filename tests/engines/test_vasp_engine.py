@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pymatgen.core import Lattice, Structure
+
+from pesbench.engines.base import get_engine
+from pesbench.engines.vasp import VaspEngine
+from pesbench.schemas.reference import hash_inputs
+from pesbench.settings import PesbenchSettings
+
+
+@pytest.fixture
+def nio() -> Structure:
+    return Structure(Lattice.cubic(4.17), ["Ni", "O"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+
+
+def test_get_engine_builds_the_vasp_engine() -> None:
+    assert isinstance(get_engine("vasp"), VaspEngine)
+
+
+def test_presets_give_mp_u_values_and_matpes_r2scan(nio: Structure) -> None:
+    engine = VaspEngine()
+    mp = engine.input_settings(nio, "PBE+U", {"preset": "mp"})
+    assert mp["hubbard"]["U"]["Ni"] == 6.2
+    assert mp["encut"] == 520.0
+    meta = engine.input_set(nio, "r2SCAN")["INCAR"]
+    assert meta["METAGGA"].upper() == "R2SCAN"
+    assert "GGA" not in meta
+    assert engine.input_settings(nio, "PBE")["hubbard"] is None
+
+
+def test_overrides_win_over_the_preset_and_change_the_hash(nio: Structure) -> None:
+    engine = VaspEngine()
+    base = engine.input_settings(nio, "PBE")
+    higher = engine.input_settings(nio, "PBE", {"incar": {"ENCUT": 800}})
+    assert higher["encut"] == 800.0
+    assert hash_inputs(base) != hash_inputs(higher)
+    with pytest.raises(ValueError, match="unknown VASP override"):
+        engine.input_settings(nio, "PBE", {"potim": 1})
+
+
+def test_pbe_u_for_a_structure_without_u_is_refused() -> None:
+    si = Structure(Lattice.cubic(5.43), ["Si", "Si"], [[0, 0, 0], [0.25, 0.25, 0.25]])
+    with pytest.raises(ValueError, match="no Materials Project U value"):
+        VaspEngine().input_settings(si, "PBE+U")
+
+
+def test_missing_vasp_setup_fails_the_reference_naming_the_setting(
+    nio: Structure, tmp_path: Path
+) -> None:
+    settings = PesbenchSettings(vasp_cmd="no-such-vasp_std", data_dir=tmp_path)
+    engine = VaspEngine(settings)
+    assert "PESBENCH_VASP_CMD" in (engine.unavailable_reason() or "")
+    doc = engine.compute(nio, "PBE", tmp_path / "run")  # no raise: a failed document
+    assert doc.status == "failed"
+    assert "PESBENCH_VASP_CMD" in (doc.failure_reason or "")
+    assert (tmp_path / "run" / "POTCAR.spec").read_text().split() == ["Ni_pv", "O"]
