@@ -1,0 +1,81 @@
+"""CHGNet: weights from its wheel (``chgnet-0.3.0``, ``-0.2.0``, ``-r2scan``) or a file."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from collections.abc import Sequence
+from importlib.metadata import version
+
+import numpy as np
+from pymatgen.core import Element, Structure
+
+from pesbench.mlip.base import Predictor, RawResult, state_dict_checksum
+from pesbench.mlip.errors import ModelUnavailableError
+from pesbench.mlip.ids import CHGNET_VERSIONS, ModelSpec, find_local
+from pesbench.schemas.base import Functional
+from pesbench.schemas.prediction import ModelInfo
+from pesbench.settings import PesbenchSettings
+
+__all__ = ["CHGNetPredictor", "load_chgnet"]
+
+N_ELEMENTS = 94
+"""CHGNet embeds atomic numbers 1 to 94 (H to Pu)."""
+
+
+class CHGNetPredictor(Predictor):
+    """CHGNet through ``CHGNet.predict_structure(list, batch_size=len(list))``."""
+
+    def __init__(self, model: object, info: ModelInfo, device: str) -> None:
+        elements = frozenset(Element.from_Z(z).symbol for z in range(1, N_ELEMENTS + 1))
+        super().__init__(info, device, elements)
+        self.model = model
+
+    def _forward(self, structures: Sequence[Structure]) -> list[RawResult]:
+        preds = self.model.predict_structure(  # type: ignore[attr-defined]
+            list(structures), task="efs", batch_size=len(structures)
+        )
+        if isinstance(preds, dict):
+            preds = [preds]
+        return [
+            RawResult(
+                energy=float(np.asarray(p["e"]).item()) * len(s),  # CHGNet gives eV/atom
+                forces=np.asarray(p["f"], dtype=float),
+                stress=np.asarray(p["s"], dtype=float),  # GPa, ASE sign
+            )
+            for p, s in zip(preds, structures, strict=True)
+        ]
+
+
+def load_chgnet(
+    spec: ModelSpec, device: str, functional: Functional, settings: PesbenchSettings
+) -> CHGNetPredictor:
+    """Load CHGNet weights shipped in the wheel, or a checkpoint file (``chgnet:<path>``)."""
+    from chgnet.model import CHGNet
+
+    with contextlib.redirect_stdout(io.StringIO()):  # CHGNet prints on load
+        if spec.path is None:
+            if spec.name not in CHGNET_VERSIONS:
+                raise ModelUnavailableError(
+                    f"{spec.model_id}: the chgnet wheel ships {', '.join(CHGNET_VERSIONS)}; "
+                    "for other weights use chgnet:<path to .pth.tar>"
+                )
+            model = CHGNet.load(model_name=spec.name, use_device=device, verbose=False)
+        else:
+            path = find_local(spec, ("",), settings)
+            if path is None or not path.is_file():
+                raise ModelUnavailableError(
+                    f"{spec.model_id}: no CHGNet checkpoint at {spec.path} "
+                    f"(nor under {settings.models_path})"
+                )
+            model = CHGNet.from_file(str(path)).to(device)
+    model.eval()
+    info = ModelInfo(
+        model_id=spec.model_id,
+        name="chgnet",
+        version=spec.name,
+        checksum=state_dict_checksum(model),
+        functional=functional,
+        framework=f"chgnet {version('chgnet')}",
+    )
+    return CHGNetPredictor(model, info, device)

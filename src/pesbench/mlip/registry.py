@@ -1,0 +1,111 @@
+"""``load_model(model_id)``: the one way a model is loaded, and what this machine can load."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pesbench.errors import PesbenchError
+from pesbench.mlip.ase import load_ase
+from pesbench.mlip.base import Predictor, select_device, set_threads
+from pesbench.mlip.chgnet import load_chgnet
+from pesbench.mlip.ids import CHGNET_VERSIONS, MACE_DOWNLOADS, functional_of, parse_model_id
+from pesbench.mlip.mace import load_mace
+from pesbench.mlip.matgl import load_matgl
+from pesbench.mlip.sanity import sanity_check
+from pesbench.schemas.base import Functional
+from pesbench.settings import PesbenchSettings, get_settings
+
+__all__ = ["ModelStatus", "known_model_ids", "load_model", "model_status"]
+
+
+def load_model(
+    model_id: str,
+    *,
+    device: str | None = None,
+    functional: Functional | None = None,
+    calculator_kwargs: dict[str, Any] | None = None,
+    check: bool = True,
+    settings: PesbenchSettings | None = None,
+) -> Predictor:
+    """Load a model by id (grammar: :mod:`pesbench.mlip.ids`) and sanity-check it.
+
+    Parameters
+    ----------
+    model_id
+        E.g. ``"chgnet-0.3.0"``, ``"mace:/path/model.model"``, ``"ase:ase.calculators.emt.EMT"``.
+    device
+        ``"cpu"``, ``"cuda"``; default: the ``device`` setting (``auto``: CUDA when present).
+    functional
+        Training functional to record, when the id does not imply the right one.
+    calculator_kwargs
+        Keyword arguments of an ASE calculator (``ase:`` ids only).
+    check
+        Run :func:`~pesbench.mlip.sanity.sanity_check` (raises on a nonsense model).
+    settings
+        Default :func:`~pesbench.settings.get_settings`: model folder, device, threads.
+
+    Returns
+    -------
+    Predictor
+        Ready to :meth:`~pesbench.mlip.base.Predictor.predict`.
+
+    Raises
+    ------
+    UnknownModelError, ModelUnavailableError, ModelSanityError
+        One-line messages; the second says how to supply the model.
+    """
+    settings = settings or get_settings()
+    spec = parse_model_id(model_id)
+    if calculator_kwargs and spec.family != "ase":
+        raise PesbenchError(f"{model_id}: calculator_kwargs are for ase:<module>.<Class> ids")
+    dev = select_device(settings, device)
+    set_threads(settings)
+    func = functional or functional_of(spec)
+    predictor: Predictor
+    if spec.family == "ase":
+        predictor = load_ase(spec, func, calculator_kwargs or {})
+    else:
+        loader = {"chgnet": load_chgnet, "mace": load_mace, "matgl": load_matgl}[spec.family]
+        predictor = loader(spec, dev, func, settings)
+    if check:
+        sanity_check(predictor)
+    return predictor
+
+
+def known_model_ids(settings: PesbenchSettings | None = None) -> list[str]:
+    """Every model id this installation knows of: built-in names and local model files."""
+    settings = settings or get_settings()
+    ids = [f"chgnet-{v}" for v in CHGNET_VERSIONS]
+    root = settings.models_path
+    local_mace = sorted(root.glob("*.model")) if root.is_dir() else []
+    local_matgl = sorted(p.parent for p in root.glob("*/model.json")) if root.is_dir() else []
+    ids += [f"mace-{p.name.removesuffix('.model').removeprefix('mace-')}" for p in local_mace]
+    ids += [f"mace-{name}" for name in MACE_DOWNLOADS]
+    ids += [f"matgl-{p.name.removeprefix('matgl-')}" for p in local_matgl]
+    ids += ["matgl-M3GNet-MatPES-PBE-v2025.1-PES", "matgl-TensorNet-MatPES-r2SCAN-v2025.1-PES"]
+    ids += ["ase:ase.calculators.emt.EMT"]
+    return list(dict.fromkeys(ids))
+
+
+@dataclass
+class ModelStatus:
+    """Whether a model id loads and passes its sanity check here, and why not."""
+
+    model_id: str
+    ok: bool
+    detail: str
+
+
+def model_status(model_id: str, settings: PesbenchSettings | None = None) -> ModelStatus:
+    """Try to load ``model_id`` (with its sanity check) and say how it went."""
+    try:
+        predictor = load_model(model_id, settings=settings, device="cpu")
+    except PesbenchError as exc:
+        return ModelStatus(model_id, False, str(exc))
+    info = predictor.info
+    return ModelStatus(
+        model_id,
+        True,
+        f"{info.framework or info.name}, functional {info.functional}, checksum {info.checksum}",
+    )
