@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pymatgen.core import Structure
 
-from pesbench.schemas.base import Functional, PesResultDoc
+from pesbench.schemas.base import Functional, PesbenchDoc, PesResultDoc
+from pesbench.schemas.ids import structure_id as content_id
 
-__all__ = ["ModelInfo", "PredictionDoc", "prediction_id"]
+__all__ = ["ModelInfo", "PredictionChunkDoc", "PredictionDoc", "prediction_id"]
 
 
 class ModelInfo(BaseModel):
@@ -44,3 +50,92 @@ class PredictionDoc(PesResultDoc):
         if self.prediction_id != expected:
             object.__setattr__(self, "prediction_id", expected)
         return self
+
+    @classmethod
+    def from_prediction(
+        cls,
+        structure: Structure,
+        *,
+        model: ModelInfo,
+        device: str,
+        batch_size: int,
+        seconds: float,
+        energy: float | None,
+        forces: Any = None,
+        stress: Any = None,
+        failure_reason: str | None = None,
+        structure_id: str | None = None,
+        **extra: Any,
+    ) -> PredictionDoc:
+        """Build the document of one structure from a predictor's output.
+
+        ``energy`` in eV, ``forces`` (n, 3) in eV/Å, ``stress`` 3x3 in GPa (positive =
+        tensile); ``failure_reason`` set (and the rest None) for a failed prediction.
+        ``structure_id`` defaults to the content hash of ``structure``.
+        """
+        n_atoms = len(structure)
+        failed = failure_reason is not None or energy is None
+        return cls(
+            structure_id=structure_id or content_id(structure),
+            n_atoms=n_atoms,
+            status="failed" if failed else "success",
+            failure_reason=(failure_reason or "no energy predicted") if failed else None,
+            energy=None if failed else float(energy),  # type: ignore[arg-type]
+            energy_per_atom=None if failed else float(energy) / n_atoms,  # type: ignore[arg-type]
+            forces=None if failed else np.asarray(forces, dtype=float).reshape(-1, 3).tolist(),
+            stress=None if failed else np.asarray(stress, dtype=float).reshape(3, 3).tolist(),
+            model=model,
+            device=device,
+            batch_size=batch_size,
+            seconds=seconds,
+            **extra,
+        )
+
+
+class PredictionChunkDoc(PesbenchDoc):
+    """What one prediction job returns: a summary, and the documents of a chunk.
+
+    The documents are under ``large_arrays``, which the job store sends to its GridFS
+    store ``data`` as one object (forces of many structures stay out of the docs store).
+    """
+
+    model_config = ConfigDict(protected_namespaces=())
+
+    model: ModelInfo = Field(description="The model that predicted.")
+    device: str = Field(description="Where it ran: 'cpu', 'cuda:0', ...")
+    n_structures: int = Field(ge=0, description="Structures in the chunk.")
+    n_failed: int = Field(ge=0, description="Structures without a prediction.")
+    structure_ids: list[str] = Field(description="Content hashes, in the chunk's order.")
+    prediction_ids: list[str] = Field(description="structure_id:checksum, same order.")
+    failures: dict[str, str] = Field(
+        default_factory=dict, description="Failure reason by structure_id."
+    )
+    load_seconds: float = Field(ge=0, description="Wall time of loading the model, s.")
+    predict_seconds: float = Field(ge=0, description="Wall time of predicting the chunk, s.")
+    large_arrays: list[PredictionDoc] = Field(
+        description="One PredictionDoc per structure (stored in GridFS)."
+    )
+
+    @classmethod
+    def from_docs(
+        cls,
+        docs: Sequence[PredictionDoc],
+        *,
+        model: ModelInfo,
+        device: str,
+        load_seconds: float,
+        predict_seconds: float,
+    ) -> PredictionChunkDoc:
+        """Summarise ``docs`` (all by ``model`` on ``device``)."""
+        return cls(
+            model=model,
+            device=device,
+            n_structures=len(docs),
+            n_failed=sum(d.status == "failed" for d in docs),
+            structure_ids=[d.structure_id for d in docs],
+            prediction_ids=[d.prediction_id for d in docs],
+            failures={d.structure_id: d.failure_reason or "" for d in docs if d.status == "failed"},
+            load_seconds=load_seconds,
+            predict_seconds=predict_seconds,
+            large_arrays=list(docs),
+        )

@@ -1,0 +1,101 @@
+"""``PredictMaker``: one job predicts a whole chunk of structures with one uMLIP."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from jobflow import Maker
+from pymatgen.core import Structure
+
+from pesbench.makers.base import pesbench_job
+from pesbench.mlip import load_model
+from pesbench.schemas.base import Functional
+from pesbench.schemas.prediction import PredictionChunkDoc, PredictionDoc
+
+__all__ = ["PredictMaker"]
+
+
+@dataclass
+class PredictMaker(Maker):
+    """Predict energy, forces and stress of a chunk of structures with one model.
+
+    The model is loaded (and sanity-checked) once per job and evaluated in batches by
+    ``atom_budget``; a structure it cannot handle becomes a failed ``PredictionDoc``
+    while the rest of the chunk is predicted. The job returns a
+    :class:`~pesbench.schemas.prediction.PredictionChunkDoc` whose per-structure
+    documents go to the job store's GridFS store ``data``.
+
+    Parameters
+    ----------
+    name
+        Job name.
+    model
+        Model id (grammar: :mod:`pesbench.mlip.ids`).
+    calculator_kwargs
+        Keyword arguments of an ASE calculator (``ase:`` model ids only).
+    functional
+        Training functional to record when the model id does not imply it.
+    atom_budget
+        Most atoms per forward pass (default: by device, ``mlip.base.DEFAULT_ATOM_BUDGET``).
+    device
+        ``"cpu"`` or ``"cuda"``; default: the ``device`` setting of the worker.
+    campaign
+        Campaign recorded in each document.
+    tags
+        Labels recorded in each document.
+    """
+
+    name: str = "predict"
+    model: str = "chgnet-0.3.0"
+    calculator_kwargs: dict[str, Any] = field(default_factory=dict)
+    functional: Functional | None = None
+    atom_budget: int | None = None
+    device: str | None = None
+    campaign: str | None = None
+    tags: list[str] = field(default_factory=list)
+
+    @pesbench_job
+    def make(
+        self, structures: Sequence[Structure], structure_ids: Sequence[str] | None = None
+    ) -> PredictionChunkDoc:
+        """Predict ``structures``; ``structure_ids`` default to their content hashes."""
+        if structure_ids is not None and len(structure_ids) != len(structures):
+            raise ValueError(
+                f"{len(structure_ids)} structure_ids given for {len(structures)} structures"
+            )
+        start = time.perf_counter()
+        predictor = load_model(
+            self.model,
+            device=self.device,
+            functional=self.functional,
+            calculator_kwargs=self.calculator_kwargs or None,
+        )
+        loaded = time.perf_counter()
+        preds = predictor.predict(structures, atom_budget=self.atom_budget)
+        docs = [
+            PredictionDoc.from_prediction(
+                structure,
+                model=preds.model,
+                device=preds.device,
+                batch_size=preds.batch_sizes[k],
+                seconds=preds.seconds[k],
+                energy=preds.energies[k],
+                forces=preds.forces[k],
+                stress=preds.stresses[k],
+                failure_reason=preds.failures[k],
+                structure_id=structure_ids[k] if structure_ids is not None else None,
+                campaign=self.campaign,
+                tags=list(self.tags),
+            )
+            for k, structure in enumerate(structures)
+        ]
+        return PredictionChunkDoc.from_docs(
+            docs,
+            model=preds.model,
+            device=preds.device,
+            load_seconds=loaded - start,
+            predict_seconds=time.perf_counter() - loaded,
+        )

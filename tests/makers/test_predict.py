@@ -1,0 +1,51 @@
+"""PredictMaker through jobflow into a real MongoDB job store, GridFS included."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from jobflow import run_locally
+from pymatgen.core import Lattice, Structure
+
+from pesbench.makers.predict import PredictMaker
+from pesbench.mlip.sanity import reference_cells
+from pesbench.schemas.ids import structure_id
+from pesbench.schemas.prediction import PredictionChunkDoc, PredictionDoc
+from pesbench.settings import PesbenchSettings
+from pesbench.stores import get_job_store
+
+
+def test_one_job_predicts_a_chunk_and_stores_the_failure(db_settings: PesbenchSettings) -> None:
+    torch.set_num_threads(1)
+    cells = reference_cells()
+    unknown = Structure(Lattice.cubic(3.0), ["Cm"], [[0, 0, 0]])  # CHGNet knows Z <= 94
+    structures = [cells["Si-diamond"], unknown, cells["MgO-rocksalt"], cells["Cu-fcc"]]
+    job = PredictMaker(model="chgnet-0.3.0", campaign="test").make(structures)
+    store = get_job_store(db_settings)
+    responses = run_locally(job, store=store, ensure_success=True)
+    chunk = PredictionChunkDoc.model_validate(responses[job.uuid][1].output)
+    assert chunk.n_structures == 4
+    assert chunk.n_failed == 1
+    docs = chunk.large_arrays
+    assert [d.status for d in docs] == ["success", "failed", "success", "success"]
+    assert "Cm" in (docs[1].failure_reason or "")
+    assert docs[1].energy is None
+    assert docs[0].energy_per_atom == pytest.approx(-5.3138, abs=2e-3)
+    assert docs[0].structure_id == structure_id(cells["Si-diamond"])
+    assert docs[0].prediction_id.endswith(docs[0].model.checksum)
+    assert {d.batch_size for d in docs if d.status == "success"} == {3}
+    assert docs[2].campaign == "test"
+    assert docs[3].device == "cpu"
+
+    # in MongoDB: the summary in the docs store, the documents in GridFS
+    store.connect()
+    raw = store.docs_store.query_one({"uuid": job.uuid})
+    assert raw["output"]["n_failed"] == 1
+    reference = raw["output"]["large_arrays"]
+    assert reference["store"] == "data"
+    assert "blob_uuid" in reference
+    loaded = store.get_output(job.uuid, load=True)
+    again = [PredictionDoc.model_validate(d) for d in loaded["large_arrays"]]
+    assert again[2].forces == docs[2].forces
+    assert again[1].status == "failed"
+    store.close()
