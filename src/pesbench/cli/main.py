@@ -12,6 +12,7 @@ from pesbench.cli.db import db_app
 from pesbench.cli.demo import demo
 from pesbench.cli.doctor import doctor
 from pesbench.cli.fworker import fworker_app
+from pesbench.cli.generate import generate
 from pesbench.cli.import_vasp import import_vasp
 from pesbench.cli.init import init
 from pesbench.cli.query import query
@@ -37,6 +38,7 @@ app.add_typer(fworker_app, name="fworker")
 app.command()(doctor)
 app.command(name="import-vasp")(import_vasp)
 app.command()(demo)
+app.command()(generate)
 app.command()(init)
 app.command()(worker)
 app.command()(query)
