@@ -18,6 +18,7 @@ from rich.table import Table
 from pesbench.cli.console import console
 from pesbench.engines.gpaw import GpawEngine
 from pesbench.engines.gpaw.run import gpaw_command
+from pesbench.engines.vasp import VaspEngine, potcar_dir
 from pesbench.errors import PesbenchError
 from pesbench.settings import PesbenchSettings, get_settings
 from pesbench.stores import find_mongod, local_server, ping
@@ -106,28 +107,22 @@ def check_gpaw(settings: PesbenchSettings) -> Check:
 
 
 def check_vasp(settings: PesbenchSettings) -> Check:
-    """A VASP command and POTCAR folder, for production references."""
+    """VASP for production references: command, POTCARs, atomate2 and custodian."""
     needed = FAILED if settings.dft_engine == "vasp" else MISSING
     exe = next((tok for tok in shlex.split(settings.vasp_cmd) if "vasp" in tok), None)
     found = shutil.which(exe) if exe else None
-    potcars = settings.vasp_potcar_dir
-    if potcars is None:
-        from pymatgen.core import SETTINGS
-
-        env_dir = SETTINGS.get("PMG_VASP_PSP_DIR")
-        potcars = Path(env_dir) if env_dir else None
+    potcars = potcar_dir(settings)
     has_potcars = potcars is not None and potcars.is_dir()
-    detail = f"command '{settings.vasp_cmd}': {'found' if found else 'not found'}; POTCARs: " + (
-        str(potcars) if has_potcars else "not configured"
+    libs = f"atomate2 {_pkg_version('atomate2')}, custodian {_pkg_version('custodian')}"
+    detail = (
+        f"command '{settings.vasp_cmd}': {found or 'not found'}; POTCARs: "
+        + (str(potcars) if has_potcars else "not configured")
+        + f"; {libs}"
     )
-    if found and has_potcars:
+    reason = VaspEngine(settings).unavailable_reason()
+    if reason is None:
         return Check("DFT: VASP", OK, detail)
-    return Check(
-        "DFT: VASP",
-        needed,
-        detail,
-        "set PESBENCH_VASP_CMD (e.g. 'srun vasp_std') and PESBENCH_VASP_POTCAR_DIR",
-    )
+    return Check("DFT: VASP", needed, detail, reason)
 
 
 def check_chgnet(settings: PesbenchSettings) -> Check:
