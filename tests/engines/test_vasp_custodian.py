@@ -63,6 +63,7 @@ def test_custodian_fixes_other_recorded_errors(error_file: str, tmp_path: Path) 
     _assert_corrected(doc, fake, key, changed, tmp_path / "run")
 
 
+@pytest.mark.slow
 def test_an_error_custodian_cannot_fix_fails_the_reference(tmp_path: Path) -> None:
     ref = vasp_reference()
     pbe = ref / "atomate2_Si_matpes_pbe_static"
