@@ -15,6 +15,8 @@ from pesbench.cli.fworker import fworker_app
 from pesbench.cli.generate import generate
 from pesbench.cli.import_vasp import import_vasp
 from pesbench.cli.init import init
+from pesbench.cli.models import models
+from pesbench.cli.predict import predict
 from pesbench.cli.query import query
 from pesbench.cli.report import report
 from pesbench.cli.worker import worker
@@ -39,6 +41,8 @@ app.command()(doctor)
 app.command(name="import-vasp")(import_vasp)
 app.command()(demo)
 app.command()(generate)
+app.command()(predict)
+app.command()(models)
 app.command()(init)
 app.command()(worker)
 app.command()(query)

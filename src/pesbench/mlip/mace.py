@@ -6,6 +6,8 @@ graphs merged by its ``torch_geometric.Batch``, one forward pass with ``compute_
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 from collections.abc import Sequence
 from importlib.metadata import version
@@ -135,12 +137,13 @@ def _download(spec: ModelSpec, device: str, settings: PesbenchSettings) -> torch
     from mace.calculators import mace_mp
 
     try:
-        model = mace_mp(
-            model=MACE_DOWNLOADS[spec.name],
-            device=device,
-            default_dtype="float64",
-            return_raw_model=True,
-        )
+        with contextlib.redirect_stdout(io.StringIO()):  # mace prints download progress
+            model = mace_mp(
+                model=MACE_DOWNLOADS[spec.name],
+                device=device,
+                default_dtype="float64",
+                return_raw_model=True,
+            )
     except Exception as exc:
         raise ModelUnavailableError(
             f"{spec.model_id}: mace could not fetch it ({type(exc).__name__}; no internet?); "
