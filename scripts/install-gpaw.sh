@@ -5,7 +5,8 @@
 #      Fermi-hole-curvature check disabled (-DDISABLE_FHC=ON; with it on, an r2SCAN MgO slab
 #      diverges from the first SCF iteration, see docs/engines.md) into $VENV/opt/libxc;
 #   2. GPAW from PyPI, compiled against that libxc (with an rpath to it), Debian's FFTW,
-#      OpenBLAS and OpenMPI;
+#      OpenBLAS, Open MPI and ScaLAPACK (without it, a run with fewer k-points than MPI ranks
+#      stops in GPAW's subspace diagonalisation);
 #   3. GPAW's PAW datasets from their PyPI package (gpaw-data; nothing is downloaded at run time).
 #
 # Idempotent: skips in about a second when GPAW of the wanted version is installed, linked
@@ -26,7 +27,8 @@ GPAW_VERSION=26.7.0
 GPAW_DATA_VERSION=1.2.1
 LIBXC_PACKAGE=libxc # Debian source package (bookworm: 5.2.3)
 PREFIX="$VENV/opt/libxc"
-DEBIAN_PACKAGES=(build-essential cmake libfftw3-dev libopenblas-dev libopenmpi-dev openmpi-bin)
+DEBIAN_PACKAGES=(build-essential cmake libfftw3-dev libopenblas-dev libopenmpi-dev openmpi-bin
+    libscalapack-openmpi-dev)
 stamp="$VENV/opt/.pesbench-gpaw"
 want=$(sha256sum "$0" | cut -d' ' -f1)
 
@@ -110,7 +112,8 @@ cat > "$work/siteconfig.py" <<EOF
 mpi = True
 compiler = 'mpic++'
 fftw = True
-libraries = ['xc', 'fftw3', 'openblas']
+scalapack = True
+libraries = ['xc', 'fftw3', 'scalapack-openmpi', 'openblas']
 library_dirs = ['$PREFIX/lib', '/usr/lib/x86_64-linux-gnu']
 include_dirs = ['$PREFIX/include', '/usr/include']
 runtime_library_dirs = ['$PREFIX/lib']
@@ -118,7 +121,7 @@ EOF
 log "building GPAW $GPAW_VERSION against $PREFIX (about 2 minutes)"
 constraints=()
 [ -f constraints.txt ] && constraints=(-c constraints.txt)
-GPAW_CONFIG="$work/siteconfig.py" GPAW_BUILD_JOBS="$jobs" "$PY" -m pip --disable-pip-version-check \
+GPAW_CONFIG="$work/siteconfig.py" "$PY" -m pip --disable-pip-version-check \
     install -q --no-cache-dir --force-reinstall --no-deps --no-binary gpaw "gpaw==$GPAW_VERSION"
 "$PY" -m pip --disable-pip-version-check install -q "${constraints[@]}" \
     "gpaw==$GPAW_VERSION" "gpaw-data==$GPAW_DATA_VERSION"

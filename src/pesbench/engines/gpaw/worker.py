@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import sys
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -39,11 +40,21 @@ def _write(run_dir: Path, results: dict[str, Any], rank: int) -> None:
 
 def _libxc_version() -> str | None:
     try:
-        from gpaw.xc.libxc import LibXC
+        from gpaw import get_libraries
 
-        return str(LibXC.libxc_version())
-    except Exception:  # an optional detail; older GPAWs lack it
+        return get_libraries().get("libxc") or None
+    except Exception:  # an optional detail
         return None
+
+
+def _describe(exc: BaseException) -> str:
+    """One line: the exception's type and first line, else where it was raised."""
+    lines = str(exc).strip().splitlines()
+    if lines:
+        return f"{type(exc).__name__}: {lines[0]}"
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" in {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
+    return f"{type(exc).__name__}{where}"
 
 
 def _niter(log: Path) -> int | None:
@@ -94,8 +105,7 @@ def main(run_dir: Path) -> int:
         _write(run_dir, results, world.rank)
         return 0
     except Exception as exc:
-        message = str(exc).strip().splitlines()
-        results["reason"] = f"{type(exc).__name__}: {message[0] if message else ''}".strip()
+        results["reason"] = _describe(exc)
         _write(run_dir, results, world.rank)
         raise  # GPAW's hook aborts the other ranks
     results.update(status="success", converged=True, niter=_niter(run_dir / LOG))
@@ -131,8 +141,7 @@ def probe(out_dir: Path) -> int:
         info["libxc_path"] = _loaded_libxc()
         info["ok"] = True
     except Exception as exc:  # reported, not raised: the caller prints it
-        message = str(exc).strip().splitlines()
-        info["reason"] = f"{type(exc).__name__}: {message[0] if message else ''}"
+        info["reason"] = _describe(exc)
     if info.get("mpi_size", 1) == 1 or world.rank == 0:
         (out_dir / PROBE).write_text(json.dumps(info, indent=1))
     return 0 if info["ok"] else 1
