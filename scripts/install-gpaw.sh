@@ -30,7 +30,7 @@ PREFIX="$VENV/opt/libxc"
 DEBIAN_PACKAGES=(build-essential cmake libfftw3-dev libopenblas-dev libopenmpi-dev openmpi-bin
     libscalapack-openmpi-dev)
 stamp="$VENV/opt/.pesbench-gpaw"
-want=$(sha256sum "$0" | cut -d' ' -f1)
+want=$(sha256sum scripts/install-gpaw.sh | cut -d' ' -f1)
 
 log() { echo "install-gpaw: $*"; }
 
