@@ -108,6 +108,7 @@ def test_success_is_converted_to_project_units(
     assert command[-2].endswith("worker.py")
     assert fake.env["GPAW_MPI_BACKEND"] == "cgpaw"
     assert fake.env["OMP_NUM_THREADS"] == "1"
+    assert "OMPI_MCA_rmaps_base_oversubscribe" in fake.env  # Open MPI: threads as slots
     assert ("--allow-run-as-root" in command) == (
         os.geteuid() == 0 and run_module.is_openmpi(str(run_module.shutil.which("mpiexec")))
     )

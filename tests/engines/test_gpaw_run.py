@@ -15,11 +15,12 @@ from pymatgen.core import Lattice, Structure
 
 from pesbench.cli.doctor import OK, check_gpaw
 from pesbench.engines.gpaw import GpawEngine
+from pesbench.engines.gpaw.run import default_cores
 from pesbench.schemas.base import Functional
 from pesbench.schemas.reference import ReferenceDoc
 from pesbench.settings import PesbenchSettings
 
-CORES = 2
+CORES = min(2, default_cores())
 
 
 @pytest.fixture(scope="module")

@@ -76,9 +76,15 @@ def gpaw_command(
 
 
 def gpaw_env() -> dict[str, str]:
-    """The environment of a run: MPI through GPAW's own C backend, one thread per rank."""
+    """The environment of a run: MPI through GPAW's own C backend, one thread per rank.
+
+    Open MPI counts physical cores as its slots and refuses more ranks than that, while
+    :func:`default_cores` counts hardware threads: oversubscription is allowed unless the
+    user's environment says otherwise (other MPI libraries ignore the variable).
+    """
     env = dict(os.environ)
     env.update(GPAW_MPI_BACKEND="cgpaw", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    env.setdefault("OMPI_MCA_rmaps_base_oversubscribe", "1")
     return env
 
 
