@@ -98,7 +98,7 @@ def test_magnetic_elements_get_spin_and_mp_moments() -> None:
 def test_magmom_site_property_wins() -> None:
     nio = rocksalt("Ni", "O", 4.17)
     nio.add_site_property("magmom", [2.0, -2.0, 2.0, -2.0, 0, 0, 0, 0])
-    assert initial_magmoms(nio) == [2.0] * 4 + [0.0] * 4
+    assert initial_magmoms(nio) == [2.0, -2.0, 2.0, -2.0] + [0.0] * 4
 
 
 def test_overrides_win_and_change_the_hash(si2: Structure) -> None:

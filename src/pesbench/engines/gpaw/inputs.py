@@ -27,8 +27,8 @@ import math
 from functools import cache
 from typing import Any
 
-import numpy as np
 from pymatgen.core import Element, Structure
+from pymatgen.electronic_structure.core import Magmom
 
 from pesbench.schemas.base import Functional
 
@@ -130,10 +130,11 @@ def hubbard_u(structure: Structure, functional: Functional) -> dict[str, float]:
 def initial_magmoms(structure: Structure) -> list[float] | None:
     """Initial moments per site (μB), or None when the cell holds no magnetic element.
 
-    A ``magmom`` site property wins; else MP's MAGMOM table, 0 for other elements.
+    A ``magmom`` site property wins (signed: antiferromagnetic orderings survive); else MP's
+    MAGMOM table, 0 for other elements.
     """
-    if "magmom" in structure.site_properties:
-        return [float(np.linalg.norm(m)) for m in structure.site_properties["magmom"]]
+    if "magmom" in structure.site_properties:  # collinear: the signed moment along the axis
+        return [float(Magmom(m)) for m in structure.site_properties["magmom"]]
     table = mp_magmoms()
     symbols = [site.specie.symbol for site in structure]
     if not any(symbol in table for symbol in symbols):
