@@ -81,6 +81,21 @@ def test_doctor_reports_gpaw_usable(engine: GpawEngine) -> None:
     assert "FHC check off" in row.detail  # the libxc built by scripts/install-gpaw.sh
 
 
+@pytest.mark.slow
+def test_pbe_u_applies_mp_u_and_spin(engine: GpawEngine, tmp_path: Path) -> None:
+    nio = Structure(
+        Lattice.from_parameters(2.95, 2.95, 2.95, 60, 60, 60), ["Ni", "O"], [[0, 0, 0], [0.5] * 3]
+    )
+    doc = engine.compute(nio, "PBE+U", tmp_path, overrides=FAST)
+    assert doc.status == "success", doc.failure_reason
+    u = doc.input_settings["hubbard_u_eV"]["Ni"]["U"]
+    assert u > 0
+    log = (tmp_path / "gpaw.txt").read_text()
+    assert f"U: {u:g}" in log  # GPAW applied it to Ni's d shell
+    assert doc.magmoms is not None
+    assert abs(doc.magmoms[0]) > 0.3  # spin-polarised from MP's initial moment
+
+
 # --- acceptance 4: forces and stress are derivatives of the GPAW energy ---------------------
 # Low cutoff, Γ point only: the check is the consistency of the engine's forces and stress
 # (units, signs, conversion) with its own energy, which needs no convergence. GPAW's stress
