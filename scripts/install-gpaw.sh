@@ -121,9 +121,11 @@ EOF
 log "building GPAW $GPAW_VERSION against $PREFIX (about 2 minutes)"
 constraints=()
 [ -f constraints.txt ] && constraints=(-c constraints.txt)
-GPAW_CONFIG="$work/siteconfig.py" "$PY" -m pip --disable-pip-version-check \
+# this machine's pip configuration may name index folders that do not exist: drop that noise
+quiet() { "$@" 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }; return "${PIPESTATUS[0]}"; }
+GPAW_CONFIG="$work/siteconfig.py" quiet "$PY" -m pip --disable-pip-version-check \
     install -q --no-cache-dir --force-reinstall --no-deps --no-binary gpaw "gpaw==$GPAW_VERSION"
-"$PY" -m pip --disable-pip-version-check install -q "${constraints[@]}" \
+quiet "$PY" -m pip --disable-pip-version-check install -q "${constraints[@]}" \
     "gpaw==$GPAW_VERSION" "gpaw-data==$GPAW_DATA_VERSION"
 gpaw_linked_here || { log "GPAW does not link the libxc in $PREFIX" >&2; exit 1; }
 echo "$want" > "$stamp"
