@@ -89,12 +89,12 @@ def check_gpaw(settings: PesbenchSettings) -> Check:
         info = engine.probe()
     except PesbenchError as exc:
         return Check(component, needed, str(exc), fix)
-    libxc = f"libxc {info.get('libxc_version') or '?'} ({info.get('libxc_path')}"
-    libxc += ", FHC check off)" if info["libxc_fhc_disabled"] else ", FHC check ON)"
+    fhc = "FHC check off" if info["libxc_fhc_disabled"] else "FHC check ON"
+    prefix = Path(info["libxc_path"]).parent.parent if info.get("libxc_path") else "?"
     detail = (
-        f"GPAW {info['gpaw_version']}, {libxc}, r2SCAN ok, PAW datasets "
-        f"gpaw-data {_pkg_version('gpaw-data')} ({Path(info['dataset']).parent}), "
-        f"{' '.join(gpaw_command(settings, cores=1)[:-2])} ok"
+        f"GPAW {info['gpaw_version']}, libxc {info.get('libxc_version') or '?'} "
+        f"({fhc}, {prefix}), r2SCAN ok, PAW datasets gpaw-data {_pkg_version('gpaw-data')}, "
+        f"`{' '.join(gpaw_command(settings, cores=1)[:-2])}` ok"
     )
     if not info["libxc_fhc_disabled"]:
         return Check(
