@@ -19,6 +19,8 @@ from pesbench.cli.models import models
 from pesbench.cli.predict import predict
 from pesbench.cli.query import query
 from pesbench.cli.report import report
+from pesbench.cli.run import run, submit
+from pesbench.cli.status import resume, status
 from pesbench.cli.worker import worker
 from pesbench.errors import PesbenchError
 
@@ -45,6 +47,10 @@ app.command()(predict)
 app.command()(models)
 app.command()(init)
 app.command()(worker)
+app.command()(run)
+app.command()(submit)
+app.command()(status)
+app.command()(resume)
 app.command()(query)
 app.command()(report)
 

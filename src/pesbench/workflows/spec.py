@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from pesbench.engines.base import ENGINES
 from pesbench.errors import PesbenchError
 from pesbench.mlip.ids import CHGNET_VERSIONS, parse_model_id
 from pesbench.schemas.base import Functional
@@ -54,12 +55,19 @@ class ResourceSpec(_Strict):
 class DFTSpec(_Strict):
     """The DFT engine of the references and its overrides."""
 
-    engine: Literal["gpaw", "vasp"] | None = Field(
-        default=None, description="DFT engine; None: the dft_engine setting."
+    engine: str | None = Field(
+        default=None, description="DFT engine (gpaw, vasp); None: the dft_engine setting."
     )
     overrides: dict[str, Any] = Field(
         default_factory=dict, description="Engine input overrides (cutoff, k-point density ...)."
     )
+
+    @field_validator("engine")
+    @classmethod
+    def _known_engine(cls, value: str | None) -> str | None:
+        if value is not None and value not in ENGINES:
+            raise ValueError(f"unknown DFT engine {value!r}; known: {', '.join(sorted(ENGINES))}")
+        return value
 
 
 def _default_functionals() -> list[Functional]:

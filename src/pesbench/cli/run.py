@@ -1,0 +1,115 @@
+"""``pesbench run`` and ``pesbench submit``: a campaign spec, here or to FireWorks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from pesbench.cli.console import console
+from pesbench.settings import get_settings
+from pesbench.stores.query import query_comparisons
+from pesbench.workflows.execute import preflight, run_campaign, submit_campaign
+from pesbench.workflows.spec import CampaignSpec, load_spec
+
+__all__ = ["print_summary", "run", "submit"]
+
+_SUMMARY_COLUMNS = (
+    "material",
+    "category",
+    "model",
+    "functional",
+    "n_structures",
+    "softening_scale",
+    "force_mae",
+    "cmae",
+    "energy_mae",
+)
+_SPEC = typer.Argument(..., exists=False, help="Campaign YAML file.")
+
+
+def run(
+    spec_file: Path = _SPEC,
+    dry_run: bool = typer.Option(False, "--dry-run", help="Validate and check, run nothing."),
+    retry_failed: bool = typer.Option(
+        False, "--retry-failed", help="Recompute references and predictions stored as failed."
+    ),
+) -> None:
+    """Run a campaign on this machine (jobflow run_locally), reusing every stored result."""
+    spec = load_spec(spec_file)
+    with console.status("checking the DFT engine and the models"):
+        checked = preflight(spec)
+    for line in checked:
+        console.print(f"  ok  {line}")
+    if dry_run:
+        console.print(f"campaign {spec.name!r} is valid; nothing was run (--dry-run)")
+        return
+    summary = _run_with_progress(spec, retry_failed)
+    print_summary(spec, summary)
+
+
+def _run_with_progress(spec: CampaignSpec, retry_failed: bool) -> dict:
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task(f"campaign {spec.name}: starting", total=None)
+
+        def update(started: int, finished: int, current: str) -> None:
+            bar.update(task, description=f"jobs done {finished}/{started} started - {current}")
+
+        summary = run_campaign(spec, retry_failed=retry_failed, progress=update)
+        bar.update(task, description=f"campaign {spec.name}: done")
+    return summary
+
+
+def print_summary(spec: CampaignSpec, summary: dict) -> None:
+    """The campaign's counts, its softening table and the report's path."""
+    console.print(
+        f"\n[bold]{spec.name}[/]: {summary.get('structures', 0)} structures; references "
+        f"{summary.get('references_new', 0)} computed, {summary.get('references_reused', 0)} "
+        f"reused, {summary.get('references_failed', 0)} failed; predictions "
+        f"{summary.get('predictions_new', 0)} computed, {summary.get('predictions_reused', 0)} "
+        f"reused, {summary.get('predictions_failed', 0)} failed"
+    )
+    table = query_comparisons(get_settings(), "material", campaign=spec.name)
+    if not table.empty:
+        wanted = [column for column in _SUMMARY_COLUMNS if column in table.columns]
+        view = Table(title="softening (slope < 1: the model is softer than DFT)")
+        for column in wanted:
+            view.add_column(column)
+        for _, row in table[wanted].iterrows():
+            view.add_row(*(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row))
+        console.print(view)
+    for error in summary.get("job_errors") or []:
+        console.print(f"[red]job failed:[/] {error}")
+    if summary.get("report"):
+        console.print(f"report: {summary['report']}")
+    elif summary.get("report_error"):
+        console.print(f"[yellow]no report:[/] {summary['report_error']}")
+
+
+def submit(
+    spec_file: Path = _SPEC,
+    check: bool = typer.Option(
+        True,
+        "--check/--no-check",
+        help="Check engine and models here first (skip on a login node).",
+    ),
+) -> None:
+    """Add a campaign to the FireWorks LaunchPad; workers run it (`pesbench worker`, qlaunch)."""
+    spec = load_spec(spec_file)
+    if check:
+        with console.status("checking the DFT engine and the models"):
+            for line in preflight(spec):
+                console.print(f"  ok  {line}")
+    fw_id = submit_campaign(spec)
+    console.print(
+        f"submitted campaign {spec.name!r} (workflow of fw_id {fw_id}); run workers with "
+        "`pesbench worker --category dft` and `--category mlip`, then `pesbench status "
+        f"{spec.name}`"
+    )

@@ -1,0 +1,241 @@
+"""Running a campaign: checks before anything starts, locally or through FireWorks."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from jobflow import run_locally
+from jobflow.managers.fireworks import flow_to_workflow
+
+from pesbench.engines.base import get_engine
+from pesbench.mlip.registry import model_status
+from pesbench.settings import PesbenchSettings, get_settings
+from pesbench.stores.builders import collection_store
+from pesbench.stores.jobstore import get_job_store
+from pesbench.stores.launchpad import get_launchpad
+from pesbench.workflows.campaign import build_campaign_flow, campaigns_store
+from pesbench.workflows.spec import CampaignSpec, SpecError
+
+__all__ = [
+    "CampaignStatus",
+    "JobProgress",
+    "campaign_status",
+    "preflight",
+    "resume_campaign",
+    "run_campaign",
+    "submit_campaign",
+]
+
+
+def preflight(spec: CampaignSpec, *, engine: bool = True, models: bool = True) -> list[str]:
+    """Check that the spec's DFT engine and models work here; return what was checked.
+
+    Raises
+    ------
+    SpecError
+        Naming the engine or model that cannot be used, and why.
+    """
+    checked = []
+    if engine:
+        dft = get_engine(spec.dft.engine)
+        reason = dft.unavailable_reason()
+        if reason:
+            raise SpecError(f"{spec.source}: dft.engine {dft.name!r} cannot run here: {reason}")
+        checked.append(f"DFT engine {dft.name}")
+    if models:
+        for model_id in spec.models:
+            status = model_status(model_id)
+            if not status.ok:
+                raise SpecError(
+                    f"{spec.source}: models: {model_id!r} cannot be used: {status.detail}"
+                )
+            checked.append(f"model {model_id}: {status.detail}")
+    return checked
+
+
+class JobProgress(logging.Handler):
+    """Follows jobflow's log lines and calls ``callback(started, finished, current)``."""
+
+    def __init__(self, callback: Callable[[int, int, str], None]) -> None:
+        super().__init__(level=logging.INFO)
+        self.callback = callback
+        self.started = 0
+        self.finished = 0
+        self.errors: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Count a job starting or finishing."""
+        message = record.getMessage()
+        if message.startswith("Starting job - "):
+            self.started += 1
+            self.callback(self.started, self.finished, message.removeprefix("Starting job - "))
+        elif " failed with exception:" in message:
+            name, _, trace = message.partition(" failed with exception:")
+            last = trace.strip().splitlines()[-1] if trace.strip() else "unknown error"
+            self.errors.append(f"{name}: {last}")
+            self.callback(self.started, self.finished, f"FAILED {name}")
+        elif message.startswith("Finished job - "):
+            self.finished += 1
+            self.callback(self.started, self.finished, message.removeprefix("Finished job - "))
+
+
+def run_campaign(
+    spec: CampaignSpec,
+    settings: PesbenchSettings | None = None,
+    *,
+    retry_failed: bool = False,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> dict[str, Any]:
+    """Run the campaign's Flow here with jobflow ``run_locally``; return its summary.
+
+    Job folders go to ``<data_dir>/runs/<campaign>``; outputs to the configured MongoDB.
+    """
+    settings = settings or get_settings()
+    flow = build_campaign_flow(spec, retry_failed=retry_failed)
+    root = settings.data_dir / "runs" / spec.name
+    root.mkdir(parents=True, exist_ok=True)
+    logger = logging.getLogger("jobflow")
+    handler = JobProgress(progress or (lambda started, finished, current: None))
+    logger.addHandler(handler)
+    previous_level = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        responses = run_locally(
+            flow,
+            store=get_job_store(settings),
+            root_dir=root,
+            create_folders=True,
+            ensure_success=False,
+            log=False,
+        )
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous_level)
+    plan_uuid = flow.jobs[-1].uuid
+    if plan_uuid not in responses:
+        raise SpecError(f"campaign {spec.name!r} was not planned: {'; '.join(handler.errors)}")
+    run_id = responses[plan_uuid][1].output["run_id"]
+    store = campaigns_store(settings)
+    store.connect()
+    try:
+        record = store.query_one({"name": spec.name}) or {}
+    finally:
+        store.close()
+    run: dict[str, Any] = next((r for r in record.get("runs", []) if r.get("run_id") == run_id), {})
+    if "finished" not in run:
+        raise SpecError(f"campaign {spec.name!r} did not finish: {'; '.join(handler.errors)}")
+    summary = dict(run["finished"])
+    summary["job_errors"] = handler.errors
+    return summary
+
+
+def submit_campaign(spec: CampaignSpec, settings: PesbenchSettings | None = None) -> int:
+    """Add the campaign to the FireWorks LaunchPad; return the workflow's first fw_id."""
+    settings = settings or get_settings()
+    flow = build_campaign_flow(spec)
+    workflow = flow_to_workflow(flow, store=get_job_store(settings))
+    workflow.metadata.update({"pesbench_campaign": spec.name})
+    mapping = get_launchpad(settings).add_wf(workflow)
+    return min(mapping.values())
+
+
+@dataclass
+class CampaignStatus:
+    """Counts of a campaign's documents and FireWorks jobs."""
+
+    name: str
+    structures: int = 0
+    references: dict[str, int] = field(default_factory=dict)
+    predictions: dict[str, int] = field(default_factory=dict)
+    fireworks: dict[str, dict[str, int]] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+    runs: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _count_by_status(collection: str, campaign: str, settings: PesbenchSettings) -> dict[str, int]:
+    store = collection_store(collection, settings)
+    store.connect()
+    try:
+        counts = {}
+        for status in ("success", "failed"):
+            counts[status] = store.count({"campaign": campaign, "status": status})
+        return counts
+    finally:
+        store.close()
+
+
+def campaign_status(name: str, settings: PesbenchSettings | None = None) -> CampaignStatus:
+    """What is stored for campaign ``name``, and the state of its FireWorks jobs."""
+    settings = settings or get_settings()
+    status = CampaignStatus(name)
+    runs = campaigns_store(settings)
+    runs.connect()
+    try:
+        record = runs.query_one({"name": name})
+    finally:
+        runs.close()
+    if record is None:
+        raise SpecError(f"no campaign named {name!r} in database {settings.db_name}")
+    status.runs = record.get("runs", [])
+    structures = collection_store("structures", settings)
+    structures.connect()
+    try:
+        status.structures = structures.count({"tags": f"campaign:{name}"})
+    finally:
+        structures.close()
+    status.references = _count_by_status("references", name, settings)
+    status.predictions = _count_by_status("predictions", name, settings)
+    refs = collection_store("references", settings)
+    refs.connect()
+    try:
+        for doc in refs.query(
+            {"campaign": name, "status": "failed"}, properties=["reference_id", "failure_reason"]
+        ):
+            status.failures.append(f"{doc['reference_id']}: {doc.get('failure_reason')}")
+    finally:
+        refs.close()
+    launchpad = get_launchpad(settings)
+    wf_ids = launchpad.get_wf_ids({"metadata.pesbench_campaign": name})
+    if wf_ids:
+        fw_ids = [
+            i for wf in launchpad.workflows.find({"nodes": {"$in": wf_ids}}) for i in wf["nodes"]
+        ]
+        for fw in launchpad.fireworks.find(
+            {"fw_id": {"$in": fw_ids}}, {"state": 1, "spec._category": 1, "name": 1}
+        ):
+            category = fw.get("spec", {}).get("_category") or "campaign"
+            bucket = status.fireworks.setdefault(category, {})
+            bucket[fw["state"]] = bucket.get(fw["state"], 0) + 1
+            if fw["state"] == "FIZZLED":
+                status.failures.append(f"job {fw['name']} (fw_id {fw['fw_id']}): FIZZLED")
+    return status
+
+
+def resume_campaign(
+    name: str, settings: PesbenchSettings | None = None, *, lost_after_s: int = 4 * 3600
+) -> dict[str, list[int]]:
+    """Rerun the campaign's lost runs (no ping for ``lost_after_s``) and fizzled jobs.
+
+    Returns
+    -------
+    dict
+        ``{"lost": fw_ids rerun, "fizzled": fw_ids rerun}``.
+    """
+    settings = settings or get_settings()
+    launchpad = get_launchpad(settings)
+    wf_ids = launchpad.get_wf_ids({"metadata.pesbench_campaign": name})
+    if not wf_ids:
+        raise SpecError(f"no submitted campaign named {name!r} on the LaunchPad")
+    fw_ids = {i for wf in launchpad.workflows.find({"nodes": {"$in": wf_ids}}) for i in wf["nodes"]}
+    _, lost_fw_ids, _ = launchpad.detect_lostruns(expiration_secs=lost_after_s, fizzle=True)
+    lost = sorted(i for i in lost_fw_ids if i in fw_ids)
+    fizzled = sorted(
+        fw["fw_id"]
+        for fw in launchpad.fireworks.find({"fw_id": {"$in": list(fw_ids)}, "state": "FIZZLED"})
+    )
+    for fw_id in fizzled:
+        launchpad.rerun_fw(fw_id)
+    return {"lost": lost, "fizzled": fizzled}
