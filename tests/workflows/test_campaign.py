@@ -10,7 +10,6 @@ from fireworks import FWorker
 from fireworks.core.rocket_launcher import rapidfire
 from pymatgen.core import Lattice, Structure
 
-from pesbench.engines.base import ENGINES
 from pesbench.settings import PesbenchSettings
 from pesbench.stores.builders import collection_store
 from pesbench.stores.launchpad import get_launchpad
@@ -18,10 +17,7 @@ from pesbench.workflows.execute import campaign_status, run_campaign, submit_cam
 from pesbench.workflows.fireworks import DFT_CATEGORY, MLIP_CATEGORY
 from pesbench.workflows.spec import SpecError, load_spec
 
-
-@pytest.fixture(autouse=True)
-def _emt_engine(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(ENGINES, "emt", "pesbench.testing.emt:EmtEngine")
+EMT = "pesbench.testing.emt:EmtEngine"  # the fake engine, by import path
 
 
 def _spec(tmp_path: Path, name: str = "emt-test", **changes: object) -> Path:
@@ -45,7 +41,7 @@ def _spec(tmp_path: Path, name: str = "emt-test", **changes: object) -> Path:
         },
         "max_per_category": 3,
         "functionals": ["PBE", "r2SCAN"],
-        "dft": {"engine": "emt"},
+        "dft": {"engine": EMT},
         "models": ["chgnet-0.3.0"],
         "chunk_size": 4,
     }

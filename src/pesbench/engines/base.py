@@ -15,6 +15,7 @@ The rest of the pipeline (makers, workflows) only calls :func:`get_engine` and t
 from __future__ import annotations
 
 import importlib
+import re
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -25,7 +26,7 @@ from pesbench.schemas.base import Functional
 from pesbench.schemas.reference import ReferenceDoc
 from pesbench.settings import PesbenchSettings, get_settings
 
-__all__ = ["ENGINES", "DFTEngine", "EngineError", "get_engine"]
+__all__ = ["ENGINES", "DFTEngine", "EngineError", "get_engine", "is_engine_name"]
 
 
 class EngineError(PesbenchError):
@@ -68,8 +69,19 @@ ENGINES: dict[str, str] = {
 """Engine name -> "module:class"; the class is built with the settings."""
 
 
+_IMPORT_PATH = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_]\w*$")
+
+
+def is_engine_name(name: str) -> bool:
+    """Whether ``name`` is a registered engine or a ``module:Class`` import path."""
+    return name in ENGINES or bool(_IMPORT_PATH.match(name))
+
+
 def get_engine(name: str | None = None, settings: PesbenchSettings | None = None) -> DFTEngine:
     """Build the engine ``name`` (default: the ``dft_engine`` setting).
+
+    ``name`` is a key of :data:`ENGINES` or an import path ``module:Class`` of your own
+    class implementing :class:`DFTEngine` (e.g. ``pesbench.testing.emt:EmtEngine``).
 
     Raises
     ------
@@ -78,14 +90,20 @@ def get_engine(name: str | None = None, settings: PesbenchSettings | None = None
     """
     settings = settings or get_settings()
     name = name or settings.dft_engine
-    if name not in ENGINES:
-        raise EngineError(f"unknown DFT engine {name!r}; known: {', '.join(sorted(ENGINES))}")
-    module_name, class_name = ENGINES[name].split(":")
+    target = ENGINES.get(name) or (name if _IMPORT_PATH.match(name) else None)
+    if target is None:
+        raise EngineError(
+            f"unknown DFT engine {name!r}; known: {', '.join(sorted(ENGINES))}, "
+            "or an import path module:Class"
+        )
+    module_name, class_name = target.split(":")
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise EngineError(f"DFT engine {name!r} cannot be imported: {exc}") from None
+    if not hasattr(module, class_name):
+        raise EngineError(f"DFT engine {name!r}: {module_name} has no {class_name}")
     engine = getattr(module, class_name)(settings)
     if not isinstance(engine, DFTEngine):
-        raise EngineError(f"{ENGINES[name]} does not implement DFTEngine")
+        raise EngineError(f"{target} does not implement DFTEngine")
     return engine

@@ -5,12 +5,9 @@ H, C, N and O. To give the cross-functional analysis something to find, "r2SCAN"
 scaled by :data:`R2SCAN_SCALE` plus a per-element shift :data:`R2SCAN_SHIFT`; PBE and
 PBE+U are plain EMT.
 
-Use it by registering it as an engine::
-
-    from pesbench.engines.base import ENGINES
-    ENGINES["emt"] = "pesbench.testing.emt:EmtEngine"
-
-and naming ``dft: {engine: emt}`` in a campaign spec.
+Name it by import path in a campaign spec: ``dft: {engine: "pesbench.testing.emt:EmtEngine"}``.
+The override ``{"sleep_s": 5}`` makes each calculation take that long (to test killing a
+worker mid-job).
 """
 
 from __future__ import annotations
@@ -89,6 +86,7 @@ class EmtEngine:
             return ReferenceDoc(
                 **base, status="failed", failure_reason=f"EMT has no parameters for {unknown}"
             )
+        time.sleep(float(settings.get("sleep_s", 0.0)))
         atoms = AseAtomsAdaptor.get_atoms(structure)
         atoms.calc = EMT()
         scale = R2SCAN_SCALE if functional == "r2SCAN" else 1.0

@@ -44,6 +44,7 @@ def write_worker_files(
     cores: int = 1,
     gpus: int = 0,
     pre_rocket: str | None = None,
+    rapidfire_timeout_s: int | None = None,
 ) -> list[Path]:
     """Write ``my_launchpad.yaml``, ``my_fworker.yaml`` and (with a scheduler) ``my_qadapter.yaml``.
 
@@ -63,6 +64,10 @@ def write_worker_files(
     pre_rocket
         Shell lines run in the job before the worker (module loads, ``source venv``).
         Default: put this Python environment's ``bin`` first on ``PATH``.
+    rapidfire_timeout_s
+        None: each queue job runs one job (``rlaunch singleshot``). A number: each queue
+        job keeps pulling jobs of its category (``rlaunch rapidfire``) for that many
+        seconds, which suits many short jobs and flows that add jobs as they run.
 
     Returns
     -------
@@ -83,8 +88,12 @@ def write_worker_files(
         return written
 
     bin_dir = Path(sys.executable).parent
+    mode = ["singleshot"]
+    if rapidfire_timeout_s is not None:
+        mode = ["rapidfire", "--nlaunches", "infinite", "--timeout", str(rapidfire_timeout_s)]
+        mode += ["--sleep", "2"]
     rlaunch = shlex.join(
-        [str(bin_dir / "rlaunch"), "-l", str(launchpad_file), "-w", str(fworker_file), "singleshot"]
+        [str(bin_dir / "rlaunch"), "-l", str(launchpad_file), "-w", str(fworker_file), *mode]
     )
     options: dict[str, object] = {
         "rocket_launch": rlaunch,

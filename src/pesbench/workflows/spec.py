@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from pesbench.engines.base import ENGINES
+from pesbench.engines.base import ENGINES, is_engine_name
 from pesbench.errors import PesbenchError
 from pesbench.mlip.ids import CHGNET_VERSIONS, parse_model_id
 from pesbench.schemas.base import Functional
@@ -65,8 +65,9 @@ class DFTSpec(_Strict):
     @field_validator("engine")
     @classmethod
     def _known_engine(cls, value: str | None) -> str | None:
-        if value is not None and value not in ENGINES:
-            raise ValueError(f"unknown DFT engine {value!r}; known: {', '.join(sorted(ENGINES))}")
+        if value is not None and not is_engine_name(value):
+            known = ", ".join(sorted(ENGINES))
+            raise ValueError(f"unknown DFT engine {value!r}; known: {known}, or module:Class")
         return value
 
 

@@ -1,0 +1,187 @@
+"""Slow end-to-end campaign tests: a real SLURM cluster, and a worker killed mid-job."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from fireworks import FWorker
+from fireworks.core.rocket_launcher import rapidfire
+from fireworks.queue.queue_launcher import launch_rocket_to_queue
+from fireworks.user_objects.queue_adapters.common_adapter import CommonAdapter
+from pymatgen.core import Lattice, Structure
+
+from pesbench.settings import PesbenchSettings
+from pesbench.stores.builders import collection_store
+from pesbench.stores.launchpad import get_launchpad
+from pesbench.workflows.execute import campaign_status, resume_campaign, submit_campaign
+from pesbench.workflows.fireworks import DFT_CATEGORY, MLIP_CATEGORY, write_worker_files
+from pesbench.workflows.spec import load_spec
+
+REPO = Path(__file__).resolve().parents[2]
+EMT = "pesbench.testing.emt:EmtEngine"
+
+
+def _spec(tmp_path: Path, name: str, overrides: dict | None = None) -> Path:
+    Structure.from_spacegroup("Fm-3m", Lattice.cubic(3.61), ["Cu"], [[0, 0, 0]]).to(
+        filename=str(tmp_path / "Cu.cif")
+    )
+    Structure.from_spacegroup("Fm-3m", Lattice.cubic(4.05), ["Al"], [[0, 0, 0]]).to(
+        filename=str(tmp_path / "Al.cif")
+    )
+    spec = {
+        "name": name,
+        "structures": ["Cu.cif", "Al.cif"],
+        "categories": {
+            "high_energy": {
+                "sigmas_A": [0.05, 0.1],
+                "n_rattled": 1,
+                "strains": [0.03],
+                "md_snapshots": 0,
+                "min_length_A": 2.0,
+            }
+        },
+        "max_per_category": 3,
+        "functionals": ["PBE", "r2SCAN"],
+        "dft": {"engine": EMT, "overrides": overrides or {}},
+        "models": ["chgnet-0.3.0"],
+        "chunk_size": 3,
+        "resources": {"dft": {"cores": 1, "walltime": "00:10:00"}},
+    }
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def _ids(collection: str, key: str, settings: PesbenchSettings) -> list[str]:
+    store = collection_store(collection, settings)
+    store.connect()
+    try:
+        return [doc[key] for doc in store.query({}, properties=[key])]
+    finally:
+        store.close()
+
+
+def _wait_for(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def _env(settings: PesbenchSettings) -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items() if not k.upper().startswith("PESBENCH_")}
+    return {
+        **clean,
+        "PESBENCH_DB_URI": str(settings.db_uri),
+        "PESBENCH_DB_NAME": settings.db_name,
+        "PESBENCH_DATA_DIR": str(settings.data_dir),
+    }
+
+
+@pytest.mark.slow
+def test_campaign_through_a_real_slurm_cluster(
+    db_settings: PesbenchSettings, tmp_path: Path
+) -> None:
+    script = REPO / "scripts" / "slurm-cluster.sh"
+    if os.geteuid() != 0:
+        if os.environ.get("CI"):
+            pytest.fail("the SLURM test needs root under CI")
+        pytest.skip("a local SLURM cluster needs root")
+    subprocess.run([str(script), "start"], check=True, timeout=600, capture_output=True)
+    try:
+        spec = load_spec(_spec(tmp_path, "slurm-campaign"))
+        submit_campaign(spec, db_settings)
+        launchpad = get_launchpad(db_settings)
+        for category in (DFT_CATEGORY, MLIP_CATEGORY):
+            folder = tmp_path / category
+            write_worker_files(
+                folder,
+                category,
+                "slurm",
+                settings=db_settings,
+                walltime="00:10:00",
+                pre_rocket=(
+                    f"export PESBENCH_DB_URI={db_settings.db_uri} "
+                    f"PESBENCH_DB_NAME={db_settings.db_name} "
+                    f"PESBENCH_DATA_DIR={db_settings.data_dir} "
+                    f"PATH={Path(sys.executable).parent}:$PATH"
+                ),
+                rapidfire_timeout_s=240,
+            )
+            qadapter = CommonAdapter.from_file(str(folder / "my_qadapter.yaml"))
+            fworker = FWorker.from_file(str(folder / "my_fworker.yaml"))
+            # qlaunch submits a worker once its category has a ready job: the mlip jobs
+            # appear when the plan (run by the dft worker under SLURM) has run
+            _wait_for(lambda f=fworker: launchpad.run_exists(f), 240, f"ready {category} jobs")
+            assert launch_rocket_to_queue(launchpad, fworker, qadapter, launcher_dir=str(folder))
+
+        def all_done() -> bool:
+            total = launchpad.fireworks.count_documents({})
+            return (
+                total > 4 and launchpad.fireworks.count_documents({"state": "COMPLETED"}) == total
+            )
+
+        _wait_for(all_done, 300, "every campaign job to complete through SLURM")
+    finally:
+        subprocess.run(["scancel", "--user", "root"], check=False, capture_output=True)
+        subprocess.run([str(script), "stop"], check=False, timeout=60, capture_output=True)
+    assert len(_ids("references", "reference_id", db_settings)) == 12
+    assert len(_ids("predictions", "prediction_id", db_settings)) == 6
+    status = campaign_status("slurm-campaign", db_settings)
+    assert status.fireworks[MLIP_CATEGORY] == {"COMPLETED": 2}
+
+
+@pytest.mark.slow
+def test_killed_worker_is_resumed_without_duplicates(
+    db_settings: PesbenchSettings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    spec = load_spec(_spec(tmp_path, "resume-campaign", overrides={"sleep_s": 3}))
+    submit_campaign(spec, db_settings)
+    launchpad = get_launchpad(db_settings)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "pesbench.cli.main", "worker", "--category", DFT_CATEGORY],
+        env=_env(db_settings),
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        _wait_for(
+            lambda: (
+                launchpad.fireworks.count_documents(
+                    {"state": "RUNNING", "name": {"$regex": "^reference"}}
+                )
+                > 0
+            ),
+            180,
+            "a reference job to be running",
+        )
+        os.killpg(worker.pid, signal.SIGKILL)  # the worker dies mid-job
+        worker.wait(timeout=30)
+    finally:
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGKILL)
+    assert launchpad.fireworks.count_documents({"state": "RUNNING"}) == 1  # the lost run
+    time.sleep(2)
+    rerun = resume_campaign("resume-campaign", db_settings, lost_after_s=1)
+    assert len(rerun["lost"]) == 1
+    assert launchpad.fireworks.count_documents({"state": "RUNNING"}) == 0
+
+    for category in (DFT_CATEGORY, MLIP_CATEGORY, DFT_CATEGORY):
+        rapidfire(launchpad, FWorker(category=category), max_loops=1, strm_lvl="ERROR")
+    assert launchpad.fireworks.count_documents({"state": {"$ne": "COMPLETED"}}) == 0
+    refs = _ids("references", "reference_id", db_settings)
+    preds = _ids("predictions", "prediction_id", db_settings)
+    assert len(refs) == len(set(refs)) == 12  # one per (structure, functional)
+    assert len(preds) == len(set(preds)) == 6  # one per (structure, model)
