@@ -185,3 +185,58 @@ def test_killed_worker_is_resumed_without_duplicates(
     preds = _ids("predictions", "prediction_id", db_settings)
     assert len(refs) == len(set(refs)) == 12  # one per (structure, functional)
     assert len(preds) == len(set(preds)) == 6  # one per (structure, model)
+
+
+@pytest.mark.slow
+def test_gpaw_campaign_then_rerun_reuses_everything(
+    db_settings: PesbenchSettings, tmp_path: Path
+) -> None:
+    """The quickstart's path with real DFT (GPAW) and real models, kept small."""
+    from pesbench.engines.base import get_engine
+    from pesbench.workflows.execute import preflight, run_campaign
+
+    reason = get_engine("gpaw", db_settings).unavailable_reason()
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI needs GPAW: {reason}")
+        pytest.skip(f"GPAW unavailable: {reason}")
+    (tmp_path / "Si.cif").write_text((REPO / "examples/structures/Si.cif").read_text())
+    spec_file = tmp_path / "si.yaml"
+    spec_file.write_text(
+        yaml.safe_dump(
+            {
+                "name": "si-gpaw",
+                "structures": ["Si.cif"],
+                "categories": {
+                    "high_energy": {
+                        "sigmas_A": [0.1],
+                        "n_rattled": 1,
+                        "strains": [0.03],
+                        "md_snapshots": 0,
+                        "min_length_A": 2.5,
+                    }
+                },
+                "max_per_category": 2,
+                "functionals": ["PBE", "r2SCAN"],
+                "dft": {"engine": "gpaw", "overrides": {"ecut": 400, "kspacing": 0.6}},
+                "models": ["chgnet-0.3.0", "chgnet-r2scan"],
+            }
+        )
+    )
+    spec = load_spec(spec_file)
+    preflight(spec)
+    start = time.perf_counter()
+    first = run_campaign(spec, db_settings)
+    first_s = time.perf_counter() - start
+    assert first["job_errors"] == []
+    assert first["references_new"] == 4
+    assert first["references_failed"] == 0
+    assert first["predictions_new"] == 4
+    assert Path(first["report"]).is_file()
+    start = time.perf_counter()
+    again = run_campaign(spec, db_settings)
+    again_s = time.perf_counter() - start
+    assert again["references_new"] == 0
+    assert again["references_reused"] == 4
+    assert again["predictions_reused"] == 4
+    assert again_s < first_s

@@ -14,7 +14,7 @@ from pesbench.stores.query import query_comparisons
 from pesbench.workflows.execute import preflight, run_campaign, submit_campaign
 from pesbench.workflows.spec import CampaignSpec, load_spec
 
-__all__ = ["print_summary", "run", "submit"]
+__all__ = ["print_summary", "run", "run_with_progress", "submit"]
 
 _SUMMARY_COLUMNS = (
     "material",
@@ -46,11 +46,12 @@ def run(
     if dry_run:
         console.print(f"campaign {spec.name!r} is valid; nothing was run (--dry-run)")
         return
-    summary = _run_with_progress(spec, retry_failed)
+    summary = run_with_progress(spec, retry_failed)
     print_summary(spec, summary)
 
 
-def _run_with_progress(spec: CampaignSpec, retry_failed: bool) -> dict:
+def run_with_progress(spec: CampaignSpec, retry_failed: bool) -> dict:
+    """Run the campaign locally with a live line: jobs finished, started, and the current one."""
     columns = (
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -85,6 +86,8 @@ def print_summary(spec: CampaignSpec, summary: dict) -> None:
         for _, row in table[wanted].iterrows():
             view.add_row(*(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row))
         console.print(view)
+    if summary.get("cross_functional"):
+        console.print(f"GGA -> r2SCAN: {summary['cross_functional']}")
     for error in summary.get("job_errors") or []:
         console.print(f"[red]job failed:[/] {error}")
     if summary.get("report"):

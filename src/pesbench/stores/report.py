@@ -61,6 +61,7 @@ class ReportFiles:
     csv: list[Path] = field(default_factory=list)
     figures: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    cross_functional: str = ""
 
 
 def _fetch(collection: str, key: str, ids: list[str], settings: PesbenchSettings) -> dict:
@@ -268,6 +269,7 @@ def write_report(
         parts.append(_table(props, [*props.columns.drop(["campaign", "material"])]))
     parts.append("<h2>GGA vs r2SCAN</h2>")
     fig, text = _cross_functional(campaign, settings)
+    result.cross_functional = text
     if fig is not None:
         parts.append(_img(figure_png(fig), "GGA vs r2SCAN"))
         result.figures.append("GGA vs r2SCAN")

@@ -307,6 +307,7 @@ def finish_campaign(campaign: str, planned: dict[str, Any] | None) -> dict[str, 
     try:
         files = write_report(campaign, settings=settings, build=False)
         summary["report"] = str(files.html)
+        summary["cross_functional"] = files.cross_functional
     except Exception as exc:  # a report problem must not lose the stored results
         summary["report_error"] = str(exc)
     _record_finish(campaign, summary)
