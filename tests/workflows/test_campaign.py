@@ -140,3 +140,13 @@ def test_fireworks_workers_run_the_campaign_by_category(
 def test_unknown_engine_in_spec(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match=r"dft\.engine: unknown DFT engine 'castep'"):
         load_spec(_spec(tmp_path, dft={"engine": "castep"}))
+
+
+def test_umlip_only_campaign(db_settings: PesbenchSettings, tmp_path: Path) -> None:
+    spec = load_spec(_spec(tmp_path, name="mlip-only", functionals=[]))
+    summary = run_campaign(spec, db_settings)
+    assert summary["job_errors"] == []
+    assert summary["references_new"] == 0
+    assert summary["predictions_new"] == 6
+    assert _count("predictions", {"campaign": "mlip-only"}, db_settings) == 6
+    assert "report_error" in summary  # nothing to compare without references, said so

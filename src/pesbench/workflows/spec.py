@@ -93,7 +93,8 @@ class CampaignSpec(_Strict):
         description="Keep at most this many structures per material and category.",
     )
     functionals: list[Functional] = Field(
-        default_factory=_default_functionals, min_length=1, description="DFT levels."
+        default_factory=_default_functionals,
+        description="DFT levels; [] for a uMLIP-only campaign (predictions, no references).",
     )
     dft: DFTSpec = Field(default_factory=lambda: DFTSpec())
     models: list[str] = Field(
