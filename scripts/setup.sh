@@ -44,7 +44,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] && "$VENV/bin/python" -c 'import 
     exit 0
 fi
 
-pip=("$VENV/bin/python" -m pip --disable-pip-version-check --progress-bar off)
+pip=("$VENV/bin/python" -m pip --disable-pip-version-check)
 # this machine's pip configuration names index folders that may not exist: drop that noise
 quiet() { "$@" 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }; return "${PIPESTATUS[0]}"; }
 echo "setup: installing the locked environment into $VENV (first time: about 3 minutes)"
