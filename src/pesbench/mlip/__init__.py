@@ -11,6 +11,7 @@ from pesbench.mlip.errors import ModelSanityError, ModelUnavailableError, Unknow
 from pesbench.mlip.ids import ModelSpec, parse_model_id
 from pesbench.mlip.registry import ModelStatus, known_model_ids, load_model, model_status
 from pesbench.mlip.sanity import reference_cells, sanity_check
+from pesbench.mlip.scaled import ScaledPredictor, fit_scale
 
 __all__ = [
     "ModelSanityError",
@@ -19,8 +20,10 @@ __all__ = [
     "ModelUnavailableError",
     "Predictions",
     "Predictor",
+    "ScaledPredictor",
     "UnknownModelError",
     "batches_by_atoms",
+    "fit_scale",
     "known_model_ids",
     "load_model",
     "model_status",

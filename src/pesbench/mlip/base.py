@@ -118,6 +118,9 @@ class Predictor(ABC):
     dft_trained: ClassVar[bool] = True
     """Whether the model's energies are DFT total energies of ``info.functional`` (the
     sanity check then compares them with known values); False for arbitrary calculators."""
+    expected_energies: dict[str, float] | None = None
+    """Energies per atom of the sanity-check cells recorded with this model's file (a
+    fine-tuned model), checked on load instead of the functional's known values."""
 
     def __init__(self, info: ModelInfo, device: str, elements: frozenset[str] | None) -> None:
         self.info = info

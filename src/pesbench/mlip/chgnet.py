@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 from collections.abc import Sequence
 from importlib.metadata import version
+from pathlib import Path
 
 import numpy as np
 from pymatgen.core import Element, Structure
@@ -17,7 +19,7 @@ from pesbench.schemas.base import Functional
 from pesbench.schemas.prediction import ModelInfo
 from pesbench.settings import PesbenchSettings
 
-__all__ = ["CHGNetPredictor", "load_chgnet"]
+__all__ = ["CHGNetPredictor", "load_chgnet", "model_card_path", "recorded_energies"]
 
 N_ELEMENTS = 94
 """CHGNet embeds atomic numbers 1 to 94 (H to Pu)."""
@@ -78,4 +80,21 @@ def load_chgnet(
         functional=functional,
         framework=f"chgnet {version('chgnet')}",
     )
-    return CHGNetPredictor(model, info, device)
+    predictor = CHGNetPredictor(model, info, device)
+    if spec.path is not None:
+        predictor.expected_energies = recorded_energies(path) if path is not None else None
+    return predictor
+
+
+def model_card_path(checkpoint: Path) -> Path:
+    """The JSON card written next to a fine-tuned checkpoint: ``<name>.json``."""
+    return checkpoint.with_name(checkpoint.name.removesuffix(".pth.tar") + ".json")
+
+
+def recorded_energies(checkpoint: Path) -> dict[str, float] | None:
+    """The sanity-check energies recorded in a checkpoint's card, if it has one."""
+    card = model_card_path(checkpoint)
+    if not card.is_file():
+        return None
+    values = json.loads(card.read_text()).get("sanity_energies")
+    return {str(k): float(v) for k, v in values.items()} if values else None

@@ -23,6 +23,9 @@ Forms
 ``ase:<module>.<Class>``
     Any ASE calculator by import path, e.g. ``ase:ase.calculators.emt.EMT``; its keyword
     arguments are passed separately (``load_model(id, calculator_kwargs={...})``).
+``<model id>+scale@<fit-id>``
+    Any of the above with the one-parameter softening correction whose fit is stored as
+    ``scale-fits/<fit-id>.json`` in the model folder (:mod:`pesbench.mlip.scaled`).
 
 The functional a model was trained on is PBE unless its name says r2SCAN
 (``chgnet-r2scan``, ``...-r2SCAN-...``); ``load_model(..., functional=...)`` overrides it.
@@ -43,6 +46,7 @@ __all__ = [
     "CHGNET_VERSIONS",
     "FAMILIES",
     "MACE_DOWNLOADS",
+    "SCALE_MARK",
     "ModelSpec",
     "find_local",
     "functional_of",
@@ -51,6 +55,10 @@ __all__ = [
 
 Family = Literal["chgnet", "mace", "matgl", "ase"]
 FAMILIES: tuple[Family, ...] = ("chgnet", "mace", "matgl", "ase")
+
+SCALE_MARK = "+scale@"
+"""Separates a model id from the fit id of its softening correction."""
+_FIT_ID = re.compile(r"^[0-9a-f]{6,64}$")
 
 CHGNET_VERSIONS = ("0.3.0", "0.2.0", "r2scan")
 """CHGNet weights shipped in its wheel."""
@@ -79,6 +87,13 @@ class ModelSpec:
     """Version, model name, or import path; for a path form, the file's stem."""
     path: Path | None = None
     """Local file or folder, for the ``<family>:<path>`` form."""
+    scale_fit: str | None = None
+    """Fit id of the softening correction, for the ``<id>+scale@<fit-id>`` form."""
+
+    @property
+    def base_id(self) -> str:
+        """The model id without its ``+scale@<fit-id>`` suffix."""
+        return self.model_id.rpartition(SCALE_MARK)[0] if self.scale_fit else self.model_id
 
 
 def parse_model_id(model_id: str) -> ModelSpec:
@@ -90,6 +105,16 @@ def parse_model_id(model_id: str) -> ModelSpec:
         The id follows none of the forms; the message lists them.
     """
     text = model_id.strip()
+    base, mark, fit = text.rpartition(SCALE_MARK)
+    if mark:
+        if not _FIT_ID.match(fit):
+            raise UnknownModelError(
+                f"model id '{model_id}': expected <model id>+scale@<fit id> (hex digits)"
+            )
+        inner = parse_model_id(base)
+        if inner.scale_fit is not None:
+            raise UnknownModelError(f"model id '{model_id}': one +scale@ correction at most")
+        return ModelSpec(text, inner.family, inner.name, inner.path, scale_fit=fit)
     family, sep, rest = text.partition(":")
     if sep and family in FAMILIES and rest:
         if family == "ase":

@@ -13,6 +13,7 @@ from pesbench.mlip.ids import CHGNET_VERSIONS, MACE_DOWNLOADS, functional_of, pa
 from pesbench.mlip.mace import load_mace
 from pesbench.mlip.matgl import load_matgl
 from pesbench.mlip.sanity import sanity_check
+from pesbench.mlip.scaled import ScaledPredictor, load_scale_fit
 from pesbench.schemas.base import Functional
 from pesbench.settings import PesbenchSettings, get_settings
 
@@ -57,6 +58,25 @@ def load_model(
     """
     settings = settings or get_settings()
     spec = parse_model_id(model_id)
+    if spec.scale_fit is not None:
+        fit = load_scale_fit(spec.scale_fit, settings)
+        if parse_model_id(fit.base_model) != parse_model_id(spec.base_id):
+            raise PesbenchError(
+                f"{model_id}: fit {spec.scale_fit} was made for {fit.base_model}, "
+                f"not {spec.base_id}"
+            )
+        inner = load_model(
+            spec.base_id,
+            device=device,
+            functional=functional,
+            calculator_kwargs=calculator_kwargs,
+            check=False,
+            settings=settings,
+        )
+        scaled = ScaledPredictor(inner, fit, spec.model_id)
+        if check:
+            sanity_check(scaled)
+        return scaled
     if calculator_kwargs and spec.family != "ase":
         raise PesbenchError(f"{model_id}: calculator_kwargs are for ase:<module>.<Class> ids")
     dev = select_device(settings, device)
@@ -69,7 +89,7 @@ def load_model(
         loader = {"chgnet": load_chgnet, "mace": load_mace, "matgl": load_matgl}[spec.family]
         predictor = loader(spec, dev, func, settings)
     if check:
-        sanity_check(predictor)
+        sanity_check(predictor, expected=predictor.expected_energies)
     return predictor
 
 

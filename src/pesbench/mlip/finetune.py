@@ -1,0 +1,335 @@
+"""Fine-tuning CHGNet on DFT references with its own trainer (``chgnet.trainer.Trainer``).
+
+The transfer paper (Huang, Deng et al., npj Comput. Mater. 11, 313, 2025) moves CHGNet from
+GGA to r2SCAN. Total energies of the two functionals differ by large per-element shifts,
+which CHGNet's elemental reference energies (its AtomRef, ``model.composition_model``)
+absorb best when they are refitted by least squares on the new references before training
+and then frozen (:func:`refit_atomref`). The alternatives are options of
+:func:`finetune_chgnet` (:data:`~pesbench.schemas.correction.AtomRefMode`).
+
+Everything here is pure torch and pymatgen: the data come in as lists, the database is the
+Maker's business (:mod:`pesbench.makers.finetune`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import random
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from pymatgen.core import Element, Structure
+
+from pesbench.analysis.referencing import (
+    AtomRef,
+    CompositionLike,
+    UnderdeterminedFitError,
+    composition_matrix,
+    fit_atomref,
+)
+from pesbench.mlip.base import state_dict_checksum
+from pesbench.schemas.correction import AtomRefMode
+
+__all__ = [
+    "TrainingSet",
+    "atomref_of",
+    "finetune_chgnet",
+    "refit_atomref",
+    "save_chgnet",
+    "set_atomref",
+    "split_by_material",
+]
+
+
+@dataclass
+class TrainingSet:
+    """Structures with their DFT labels, index-aligned.
+
+    Attributes
+    ----------
+    structures
+        The cells.
+    energies
+        Total energies, eV.
+    forces
+        (n_atoms, 3) arrays, eV/Å.
+    stresses
+        3x3 arrays, GPa, positive = tensile (ASE sign, as CHGNet predicts), or None.
+    ids
+        An id per structure (the reference_id).
+    materials
+        The material (reduced formula of the parent bulk) of each structure.
+    """
+
+    structures: list[Structure] = field(default_factory=list)
+    energies: list[float] = field(default_factory=list)
+    forces: list[np.ndarray] = field(default_factory=list)
+    stresses: list[np.ndarray | None] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)
+    materials: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.structures)
+
+    def subset(self, materials: Sequence[str]) -> TrainingSet:
+        """The structures of ``materials`` only."""
+        keep = [i for i, m in enumerate(self.materials) if m in set(materials)]
+        return TrainingSet(
+            [self.structures[i] for i in keep],
+            [self.energies[i] for i in keep],
+            [self.forces[i] for i in keep],
+            [self.stresses[i] for i in keep],
+            [self.ids[i] for i in keep],
+            [self.materials[i] for i in keep],
+        )
+
+    def energies_per_atom(self) -> np.ndarray:
+        """Energies divided by the number of atoms, eV/atom."""
+        return np.array([e / len(s) for e, s in zip(self.energies, self.structures, strict=True)])
+
+
+def split_by_material(
+    materials: Sequence[str],
+    *,
+    seed: int = 0,
+    fractions: tuple[float, float] = (0.2, 0.2),
+    val: Sequence[str] | None = None,
+    test: Sequence[str] | None = None,
+) -> dict[str, list[str]]:
+    """Split materials (never structures) into train, val and test.
+
+    Parameters
+    ----------
+    materials
+        Material of each structure (repeats allowed).
+    seed
+        Seed of the shuffle of the materials (``random.Random(seed)``).
+    fractions
+        Fractions of the materials for val and test (each at least one material when
+        there are three or more), used for the splits not given explicitly.
+    val, test
+        Explicit materials of those splits.
+
+    Returns
+    -------
+    dict
+        ``{"train": [...], "val": [...], "test": [...]}``, sorted names, disjoint.
+    """
+    unique = sorted(set(materials))
+    fixed = {"val": list(val or []), "test": list(test or [])}
+    unknown = sorted(set(fixed["val"] + fixed["test"]) - set(unique))
+    if unknown:
+        raise ValueError(f"material(s) {', '.join(unknown)} have no structures")
+    if set(fixed["val"]) & set(fixed["test"]):
+        raise ValueError("a material cannot be in both val and test")
+    rest = [m for m in unique if m not in fixed["val"] + fixed["test"]]
+    random.Random(seed).shuffle(rest)
+    for name, fraction in (("test", fractions[1]), ("val", fractions[0])):
+        if (name == "test" and test is not None) or (name == "val" and val is not None):
+            continue
+        n = max(1, round(fraction * len(unique))) if len(unique) >= 3 and fraction > 0 else 0
+        fixed[name], rest = rest[:n], rest[n:]
+    if not rest:
+        raise ValueError(f"no material left to train on ({', '.join(unique)})")
+    return {"train": sorted(rest), "val": sorted(fixed["val"]), "test": sorted(fixed["test"])}
+
+
+def refit_atomref(
+    compositions: Sequence[CompositionLike],
+    energies: Sequence[float],
+    prior: Mapping[str, float],
+) -> AtomRef:
+    """Refit elemental reference energies on ``energies``, as a shift from ``prior``.
+
+    The shift ``mu - prior`` is fitted by least squares on ``E - sum n_el prior_el``
+    (per atom, :func:`~pesbench.analysis.referencing.fit_atomref`); when the compositions
+    do not fix every element (few stoichiometries), the minimum-norm shift is taken, so
+    that an element's value moves from ``prior`` only as far as the data ask. With enough
+    stoichiometries the result is the plain least-squares AtomRef, whatever the prior.
+
+    Parameters
+    ----------
+    compositions
+        One composition per structure.
+    energies
+        Total energies, eV.
+    prior
+        Element -> reference energy, eV/atom, for every element present (e.g. the
+        pretrained model's AtomRef).
+
+    Returns
+    -------
+    AtomRef
+        The refitted values of the elements present.
+    """
+    matrix, elements = composition_matrix(compositions)
+    missing = [el for el in elements if el not in prior]
+    if missing:
+        raise ValueError(f"no prior reference energy for {', '.join(missing)}")
+    mu0 = np.array([prior[el] for el in elements])
+    residual = np.asarray(energies, dtype=float) - matrix @ mu0
+    try:
+        shift = fit_atomref(compositions, residual, elements)
+        delta = np.array([shift.energies[el] for el in elements])
+        rmse = shift.rmse_per_atom
+    except UnderdeterminedFitError:
+        n_atoms = matrix.sum(axis=1)
+        a, b = matrix / n_atoms[:, None], residual / n_atoms
+        delta = np.linalg.lstsq(a, b, rcond=None)[0]  # minimum norm
+        rmse = float(np.sqrt(np.mean((b - a @ delta) ** 2)))
+    return AtomRef(
+        energies={el: float(m) for el, m in zip(elements, mu0 + delta, strict=True)},
+        rmse_per_atom=rmse,
+        n_structures=len(residual),
+    )
+
+
+def atomref_of(model: Any, elements: Sequence[str]) -> dict[str, float]:
+    """A CHGNet's AtomRef values (eV/atom) of ``elements``."""
+    weight = model.composition_model.fc.weight.detach().cpu().numpy().reshape(-1)
+    return {el: float(weight[Element(el).Z - 1]) for el in elements}
+
+
+def set_atomref(model: Any, energies: Mapping[str, float]) -> None:
+    """Write AtomRef values (eV/atom) into a CHGNet's composition model."""
+    with torch.no_grad():
+        weight = model.composition_model.fc.weight
+        for el, value in energies.items():
+            weight[0, Element(el).Z - 1] = value
+
+
+def _loader(data: TrainingSet, batch_size: int, shuffle: bool, seed: int) -> Any:
+    from chgnet.data.dataset import StructureData, collate_graphs
+    from torch.utils.data import DataLoader
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        dataset = StructureData(
+            structures=list(data.structures),
+            energies=list(data.energies_per_atom()),
+            forces=[np.asarray(f).tolist() for f in data.forces],
+            stresses=[np.asarray(s).tolist() for s in data.stresses]
+            if all(s is not None for s in data.stresses)
+            else None,
+            shuffle=False,
+        )
+    generator = torch.Generator().manual_seed(seed)
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        collate_fn=collate_graphs,
+        generator=generator,
+    )
+
+
+def finetune_chgnet(
+    train: TrainingSet,
+    val: TrainingSet,
+    *,
+    base: str = "0.3.0",
+    atomref_mode: AtomRefMode = "refit",
+    epochs: int = 30,
+    learning_rate: float = 1e-3,
+    batch_size: int = 8,
+    loss_weights: Mapping[str, float] | None = None,
+    seed: int = 0,
+    device: str = "cpu",
+) -> tuple[Any, dict[str, Any]]:
+    """Fine-tune CHGNet on ``train`` (validated on ``val``) with ``chgnet.trainer.Trainer``.
+
+    Parameters
+    ----------
+    train, val
+        Training and validation structures (split by material beforehand); ``val`` may be
+        empty, then ``train`` is used for the trainer's per-epoch validation.
+    base
+        CHGNet weights of the wheel to start from (``0.3.0``, ``0.2.0``, ``r2scan``).
+    atomref_mode
+        ``refit``: AtomRef refitted on ``train`` (:func:`refit_atomref`, prior the base
+        model's values), then frozen; ``frozen``: the base values kept; ``trainable``:
+        base values trained with the rest; ``scratch``: random weights, AtomRef refitted.
+    epochs, learning_rate, batch_size
+        Adam with CHGNet's cosine schedule.
+    loss_weights
+        Weights of the energy, force and stress losses (``e``, ``f``, ``s``); default
+        1, 1, 0.1 (CHGNet's).
+    seed
+        Seeds torch (weights of ``scratch``, dropout) and the batch order.
+    device
+        ``cpu`` or ``cuda:0``.
+
+    Returns
+    -------
+    model, record
+        The trained CHGNet (eval mode, on ``device``) and what was done: AtomRef before
+        and after, training history, seconds.
+    """
+    from chgnet.model import CHGNet
+    from chgnet.trainer import Trainer
+
+    weights = {"e": 1.0, "f": 1.0, "s": 0.1, **(loss_weights or {})}
+    torch.manual_seed(seed)
+    with contextlib.redirect_stdout(io.StringIO()):
+        pretrained = CHGNet.load(model_name=base, use_device="cpu", verbose=False)
+        model = CHGNet() if atomref_mode == "scratch" else pretrained
+    elements = sorted({el.symbol for s in train.structures for el in s.composition})
+    before = atomref_of(pretrained, elements)
+    if atomref_mode == "scratch":
+        set_atomref(model, atomref_of(pretrained, [Element.from_Z(z).symbol for z in range(1, 95)]))
+    if atomref_mode in ("refit", "scratch"):
+        fit = refit_atomref([s.composition for s in train.structures], train.energies, before)
+        set_atomref(model, fit.energies)
+    with_stress = all(s is not None for s in train.stresses + val.stresses)
+    trainer = Trainer(
+        model=model,
+        targets="efs" if with_stress else "ef",
+        energy_loss_ratio=weights["e"],
+        force_loss_ratio=weights["f"],
+        stress_loss_ratio=weights["s"],
+        optimizer="Adam",
+        scheduler="CosLR",
+        criterion="MSE",
+        epochs=epochs,
+        learning_rate=learning_rate,
+        print_freq=10**6,
+        torch_seed=seed,
+        data_seed=seed,
+        use_device=device,
+    )
+    train_loader = _loader(train, batch_size, True, seed)
+    val_loader = _loader(val if len(val) else train, batch_size, False, seed)
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):
+        trainer.train(
+            train_loader,
+            val_loader,
+            save_dir=tmp,
+            train_composition_model=atomref_mode == "trainable",
+        )
+    seconds = time.perf_counter() - start
+    trained = trainer.model
+    assert trained is not None  # set by the constructor
+    trained.eval()
+    record = {
+        "atomref_before": before,
+        "atomref_after": atomref_of(trained, elements),
+        "history": {k: dict(v) for k, v in trainer.training_history.items()},
+        "train_seconds": seconds,
+        "loss_weights": weights,
+    }
+    return trained, record
+
+
+def save_chgnet(model: Any, path: Path) -> str:
+    """Save a CHGNet where ``CHGNet.from_file`` reads it; return its weights checksum."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model = model.to("cpu")
+    torch.save({"model": model.as_dict()}, path)
+    return state_dict_checksum(model)

@@ -1,0 +1,139 @@
+"""AtomRef refit, split by material, and CHGNet fine-tuning with each AtomRef mode."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from pymatgen.core import Composition, Lattice, Structure
+
+from pesbench.analysis.referencing import fit_atomref
+from pesbench.mlip.finetune import (
+    TrainingSet,
+    atomref_of,
+    finetune_chgnet,
+    refit_atomref,
+    split_by_material,
+)
+
+PRIOR = {"Li": -1.9, "Mg": -1.7, "O": -8.4, "F": -4.2, "Ca": -1.3}
+
+
+def _planted(n: int = 30, seed: int = 0) -> tuple[list[Composition], np.ndarray, dict, dict]:
+    """Random compositions whose energies are sum n_el (prior + planted shift) + small noise."""
+    rng = np.random.default_rng(seed)
+    shift = {"Li": 3.1, "Mg": -12.5, "O": 25.0, "F": -0.7, "Ca": 40.2}  # eV/atom, GGA-r2SCAN-like
+    comps = []
+    for _ in range(n):
+        counts = rng.integers(0, 5, size=len(PRIOR))
+        counts[rng.integers(len(PRIOR))] += 1
+        comps.append(Composition(dict(zip(PRIOR, counts.tolist(), strict=True))))
+    truth = {el: PRIOR[el] + shift[el] for el in PRIOR}
+    energies = np.array([sum(c[el] * truth[el] for el in PRIOR) for c in comps])
+    return comps, energies, truth, shift
+
+
+def test_refit_recovers_planted_shifts_and_rereferences_exactly() -> None:
+    comps, energies, truth, shift = _planted()
+    fit = refit_atomref(comps, energies, PRIOR)
+    for el in PRIOR:
+        assert fit.energies[el] == pytest.approx(truth[el], abs=1e-9)
+        assert fit.energies[el] - PRIOR[el] == pytest.approx(shift[el], abs=1e-9)
+    # re-referenced energies (E - sum n mu) vanish to numerical precision
+    assert np.abs(fit.referenced(comps, energies)).max() < 1e-9
+    assert fit.rmse_per_atom < 1e-10
+    # the same as a direct least-squares AtomRef: the prior only fixes what data cannot
+    direct = fit_atomref(comps, energies)
+    assert all(direct.energies[el] == pytest.approx(fit.energies[el]) for el in PRIOR)
+
+
+def test_refit_with_noise_stays_close() -> None:
+    comps, energies, truth, _ = _planted(200, seed=1)
+    n = np.array([c.num_atoms for c in comps])
+    noisy = energies + np.random.default_rng(2).normal(0, 0.01, len(comps)) * n
+    fit = refit_atomref(comps, noisy, PRIOR)
+    assert max(abs(fit.energies[el] - truth[el]) for el in PRIOR) < 0.02
+
+
+def test_refit_underdetermined_takes_minimum_norm_shift_and_fits_the_span() -> None:
+    # four stoichiometries, five elements: LiF is in their span, MgO's split is not fixed
+    comps = [Composition(f) for f in ("MgO", "CaO", "Li2O", "CaF2")]
+    truth = {el: PRIOR[el] + d for el, d in zip(PRIOR, (1.0, 2.0, -3.0, 0.5, 4.0), strict=True)}
+    energies = [sum(c[el] * truth[el] for el in c.as_dict()) for c in comps]
+    fit = refit_atomref(comps, energies, PRIOR)
+    assert np.abs(fit.referenced(comps, energies)).max() < 1e-9
+    lif = Composition("LiF")
+    expected = truth["Li"] + truth["F"]
+    assert fit.reference_energy([lif])[0] == pytest.approx(expected, abs=1e-9)
+    with pytest.raises(ValueError, match="no prior"):
+        refit_atomref(comps, energies, {"Mg": 0.0})
+
+
+def test_split_by_material_never_leaks_and_is_seeded() -> None:
+    materials = [m for m in ("A", "B", "C", "D", "E", "F") for _ in range(3)]
+    split = split_by_material(materials, seed=3)
+    assert split == split_by_material(materials, seed=3)
+    sets = [set(split[k]) for k in ("train", "val", "test")]
+    assert set().union(*sets) == set(materials)
+    assert sum(len(s) for s in sets) == 6  # disjoint
+    assert len(split["test"]) == 1
+    assert len(split["val"]) == 1
+    explicit = split_by_material(materials, val=[], test=["A", "B"])
+    assert explicit == {"train": ["C", "D", "E", "F"], "val": [], "test": ["A", "B"]}
+    with pytest.raises(ValueError, match="no structures"):
+        split_by_material(materials, test=["Z"])
+    with pytest.raises(ValueError, match="left to train"):
+        split_by_material(["A"], test=["A"])
+
+
+def _fcc(a: float) -> Lattice:
+    h = a / 2
+    return Lattice([[0, h, h], [h, 0, h], [h, h, 0]])
+
+
+def _tiny_set() -> TrainingSet:
+    """Rattled MgO and CaO cells labelled with energies shifted far from CHGNet's GGA scale."""
+    rng = np.random.default_rng(0)
+    data = TrainingSet()
+    for formula, species, a, shift in (
+        ("MgO", ["Mg", "O"], 4.26, -3.0),
+        ("CaO", ["Ca", "O"], 4.8, -2.0),
+    ):
+        for k in range(3):
+            s = Structure(_fcc(a), species, [[0, 0, 0], [0.5, 0.5, 0.5]])
+            s.perturb(0.05)
+            data.structures.append(s)
+            data.energies.append(len(s) * (shift + 0.01 * k))
+            data.forces.append(rng.normal(0, 0.1, (2, 3)))
+            data.stresses.append(np.zeros((3, 3)))
+            data.ids.append(f"{formula}-{k}")
+            data.materials.append(formula)
+    return data
+
+
+@pytest.mark.parametrize("mode", ["refit", "frozen", "trainable"])
+def test_finetune_atomref_modes(mode: str) -> None:
+    torch.set_num_threads(1)
+    data = _tiny_set()
+    model, record = finetune_chgnet(
+        data,
+        TrainingSet(),
+        atomref_mode=mode,
+        epochs=1,
+        batch_size=6,
+        seed=0,  # type: ignore[arg-type]
+    )
+    before, after = record["atomref_before"], record["atomref_after"]
+    assert set(after) == {"Ca", "Mg", "O"}
+    if mode == "frozen":
+        assert after == before
+    elif mode == "refit":
+        comps = [s.composition for s in data.structures]
+        expected = refit_atomref(comps, data.energies, before).energies
+        assert after == pytest.approx(expected, abs=1e-5)  # refitted, then not trained
+        assert abs(after["O"] - before["O"]) > 0.1
+    else:
+        assert after != before  # trained
+        assert max(abs(after[el] - before[el]) for el in after) < 0.1  # one small step
+    assert atomref_of(model, ["O"]) == {"O": after["O"]}
+    assert record["train_seconds"] > 0
