@@ -5,12 +5,11 @@ from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
+from vasp_data import vasp_reference
 
 from pesbench.cli.main import app
 from pesbench.settings import PesbenchSettings
 from pesbench.stores.references import ReferenceStore
-
-from .vasp_data import vasp_reference
 
 # PROVENANCE.md: folder -> (energy eV, functional)
 EXPECTED = {

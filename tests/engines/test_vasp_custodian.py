@@ -6,11 +6,10 @@ from pathlib import Path
 
 import pytest
 from pymatgen.io.vasp import Incar, Poscar
+from vasp_data import vasp_reference
 
 from pesbench.engines.vasp import VaspEngine
 from pesbench.testing import VaspReference, mock_vasp
-
-from .vasp_data import vasp_reference
 
 # recorded stdout -> (custodian error key, INCAR key its correction sets)
 ERRORS = {

@@ -3,6 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from pymatgen.io.vasp import Vasprun
+from vasp_data import vasp_reference
 
 from pesbench.engines.vasp import (
     KBAR_TO_GPA,
@@ -11,8 +12,6 @@ from pesbench.engines.vasp import (
     functional_from_incar,
     parse_run_dir,
 )
-
-from .vasp_data import vasp_reference
 
 # energies printed in PROVENANCE.md (eV), functional, status
 COMPLETE = {

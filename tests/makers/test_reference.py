@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from jobflow import run_locally
 from pymatgen.io.vasp import Poscar
+from vasp_data import vasp_reference
 
 from pesbench.makers.reference import ReferenceMaker, gga_then_r2scan, local_path
 from pesbench.schemas.reference import ReferenceDoc
@@ -13,8 +14,6 @@ from pesbench.settings import PesbenchSettings
 from pesbench.stores import get_job_store
 from pesbench.stores.references import ReferenceStore, reference_from_output
 from pesbench.testing import VaspReference, mock_vasp
-
-from .vasp_data import vasp_reference
 
 
 def test_local_path_strips_the_host() -> None:

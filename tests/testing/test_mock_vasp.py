@@ -5,11 +5,10 @@ from pathlib import Path
 
 import pytest
 from pymatgen.io.vasp import Incar, Poscar
+from vasp_data import vasp_reference
 
 from pesbench.engines.vasp import VaspEngine
 from pesbench.testing import FakeVaspError, check_inputs, copy_outputs, mock_vasp
-
-from .vasp_data import vasp_reference
 
 
 @pytest.fixture

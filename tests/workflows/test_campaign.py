@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
+from campaigns import emt_campaign
 from fireworks import FWorker
 from fireworks.core.rocket_launcher import rapidfire
 from pymatgen.core import Lattice, Structure
@@ -17,38 +17,9 @@ from pesbench.workflows.execute import campaign_status, run_campaign, submit_cam
 from pesbench.workflows.fireworks import DFT_CATEGORY, MLIP_CATEGORY
 from pesbench.workflows.spec import SpecError, load_spec
 
-EMT = "pesbench.testing.emt:EmtEngine"  # the fake engine, by import path
-
 
 def _spec(tmp_path: Path, name: str = "emt-test", **changes: object) -> Path:
-    Structure.from_spacegroup("Fm-3m", Lattice.cubic(3.61), ["Cu"], [[0, 0, 0]]).to(
-        filename=str(tmp_path / "Cu.cif")
-    )
-    Structure.from_spacegroup("Fm-3m", Lattice.cubic(4.05), ["Al"], [[0, 0, 0]]).to(
-        filename=str(tmp_path / "Al.cif")
-    )
-    spec = {
-        "name": name,
-        "structures": ["Cu.cif", "Al.cif"],
-        "categories": {
-            "high_energy": {
-                "sigmas_A": [0.05, 0.1],
-                "n_rattled": 1,
-                "strains": [0.03],
-                "md_snapshots": 0,
-                "min_length_A": 2.0,
-            }
-        },
-        "max_per_category": 3,
-        "functionals": ["PBE", "r2SCAN"],
-        "dft": {"engine": EMT},
-        "models": ["chgnet-0.3.0"],
-        "chunk_size": 4,
-    }
-    spec.update(changes)
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(spec))
-    return path
+    return emt_campaign(tmp_path, name, **changes)
 
 
 def _count(collection: str, criteria: dict, settings: PesbenchSettings) -> int:

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from campaigns import EMT, emt_campaign
 from fireworks import FWorker
 from fireworks.core.rocket_launcher import rapidfire
 from fireworks.queue.queue_launcher import launch_rocket_to_queue
 from fireworks.user_objects.queue_adapters.common_adapter import CommonAdapter
-from pymatgen.core import Lattice, Structure
 
 from pesbench.settings import PesbenchSettings
 from pesbench.stores.builders import collection_store
@@ -25,38 +25,16 @@ from pesbench.workflows.fireworks import DFT_CATEGORY, MLIP_CATEGORY, write_work
 from pesbench.workflows.spec import load_spec
 
 REPO = Path(__file__).resolve().parents[2]
-EMT = "pesbench.testing.emt:EmtEngine"
 
 
 def _spec(tmp_path: Path, name: str, overrides: dict | None = None) -> Path:
-    Structure.from_spacegroup("Fm-3m", Lattice.cubic(3.61), ["Cu"], [[0, 0, 0]]).to(
-        filename=str(tmp_path / "Cu.cif")
+    return emt_campaign(
+        tmp_path,
+        name,
+        dft={"engine": EMT, "overrides": overrides or {}},
+        chunk_size=3,
+        resources={"dft": {"cores": 1, "walltime": "00:10:00"}},
     )
-    Structure.from_spacegroup("Fm-3m", Lattice.cubic(4.05), ["Al"], [[0, 0, 0]]).to(
-        filename=str(tmp_path / "Al.cif")
-    )
-    spec = {
-        "name": name,
-        "structures": ["Cu.cif", "Al.cif"],
-        "categories": {
-            "high_energy": {
-                "sigmas_A": [0.05, 0.1],
-                "n_rattled": 1,
-                "strains": [0.03],
-                "md_snapshots": 0,
-                "min_length_A": 2.0,
-            }
-        },
-        "max_per_category": 3,
-        "functionals": ["PBE", "r2SCAN"],
-        "dft": {"engine": EMT, "overrides": overrides or {}},
-        "models": ["chgnet-0.3.0"],
-        "chunk_size": 3,
-        "resources": {"dft": {"cores": 1, "walltime": "00:10:00"}},
-    }
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(spec))
-    return path
 
 
 def _ids(collection: str, key: str, settings: PesbenchSettings) -> list[str]:
