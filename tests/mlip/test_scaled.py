@@ -74,6 +74,7 @@ def test_fit_saved_loaded_and_applied(settings: PesbenchSettings) -> None:
     corrected = load_model(fit.model_id)
     assert isinstance(corrected, ScaledPredictor)
     assert corrected.model_id == f"{EMT}+scale@{fit.fit_id}"
+    assert corrected.info.checksum != base.info.checksum  # stored apart from the base's
     out = corrected.predict(held_out)
     for k, structure in enumerate(held_out):
         # held-out forces now match the "DFT" exactly; energy scaled about the anchor

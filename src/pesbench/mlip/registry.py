@@ -75,7 +75,7 @@ def load_model(
         )
         scaled = ScaledPredictor(inner, fit, spec.model_id)
         if check:
-            sanity_check(scaled)
+            sanity_check(scaled, expected=scaled.expected_energies)
         return scaled
     if calculator_kwargs and spec.family != "ase":
         raise PesbenchError(f"{model_id}: calculator_kwargs are for ase:<module>.<Class> ids")

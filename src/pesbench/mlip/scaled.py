@@ -11,6 +11,7 @@ The fit is a :class:`~pesbench.schemas.correction.ScaleFitDoc` saved as
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -47,7 +48,9 @@ class ScaledPredictor(Predictor):
     """
 
     def __init__(self, inner: Predictor, fit: ScaleFitDoc, model_id: str) -> None:
-        info = inner.info.model_copy(update={"model_id": model_id})
+        # its own checksum: predictions are deduplicated by (structure, model checksum)
+        checksum = hashlib.sha256(f"{inner.info.checksum}+{fit.fit_id}".encode()).hexdigest()
+        info = inner.info.model_copy(update={"model_id": model_id, "checksum": checksum[:16]})
         super().__init__(info, inner.device, inner.elements)
         self.inner = inner
         self.fit = fit
