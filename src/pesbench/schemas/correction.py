@@ -109,4 +109,6 @@ class FineTuneDoc(PesbenchDoc):
         "eV/atom: the recorded expectation the saved model is checked against on load."
     )
     before: HeldOutMetrics | None = Field(default=None, description="Base model on the test set.")
-    after: HeldOutMetrics | None = Field(default=None, description="Fine-tuned model on the test set.")
+    after: HeldOutMetrics | None = Field(
+        default=None, description="Fine-tuned model on the test set."
+    )
