@@ -56,12 +56,6 @@ class ScaledPredictor(Predictor):
         self.fit = fit
         self.batched = inner.batched  # type: ignore[misc]
         self.dft_trained = inner.dft_trained  # type: ignore[misc]
-        if inner.expected_energies is not None:  # a recorded expectation, scaled alike
-            e0 = fit.anchor_energy_per_atom
-            self.expected_energies = {
-                name: e0 + fit.factor * (value - e0)
-                for name, value in inner.expected_energies.items()
-            }
 
     def _forward(self, structures: Sequence[Structure]) -> list[RawResult]:
         c, e0 = self.fit.factor, self.fit.anchor_energy_per_atom
