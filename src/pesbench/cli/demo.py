@@ -19,7 +19,7 @@ __all__ = ["demo"]
 def demo() -> None:
     """Run the quickstart campaign here: GPAW PBE and r2SCAN, CHGNet, managed MongoDB.
 
-    Si and MgO, rattled and strained primitive cells: structure generation, DFT references
+    Si, MgO and Mg, rattled and strained primitive cells: structure generation, DFT references
     at two levels of theory, uMLIP predictions, the softening and GGA -> r2SCAN comparison,
     and the HTML report. Minutes on 2 cores the first time; a rerun reuses every stored
     result.

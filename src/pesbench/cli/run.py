@@ -16,17 +16,18 @@ from pesbench.workflows.spec import CampaignSpec, load_spec
 
 __all__ = ["print_summary", "run", "run_with_progress", "submit"]
 
-_SUMMARY_COLUMNS = (
-    "material",
-    "category",
-    "model",
-    "functional",
-    "n_structures",
-    "softening_scale",
-    "force_mae",
-    "cmae",
-    "energy_mae",
-)
+_SUMMARY_COLUMNS = {  # column -> header of the printed summary
+    "formula": "material",
+    "category": "category",
+    "model_id": "model",
+    "functional": "vs DFT",
+    "n_structures": "n",
+    "softening_scale": "slope",
+    "r2": "R²",
+    "force_mae": "F MAE eV/Å",
+    "cmae": "cMAE eV/Å",
+    "energy_mae_centered": "E MAE* eV/at",
+}
 _SPEC = typer.Argument(..., exists=False, help="Campaign YAML file.")
 
 
@@ -80,12 +81,13 @@ def print_summary(spec: CampaignSpec, summary: dict) -> None:
     table = query_comparisons(get_settings(), "material", campaign=spec.name)
     if not table.empty:
         wanted = [column for column in _SUMMARY_COLUMNS if column in table.columns]
-        view = Table(title="softening (slope < 1: the model is softer than DFT)")
+        view = Table(title="softening: slope of predicted vs DFT forces (< 1: softer than DFT)")
         for column in wanted:
-            view.add_column(column)
+            view.add_column(_SUMMARY_COLUMNS[column], no_wrap=True)
         for _, row in table[wanted].iterrows():
             view.add_row(*(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row))
         console.print(view)
+        console.print("E MAE*: energy error after removing the mean offset (codes differ in zero)")
     if summary.get("cross_functional"):
         console.print(f"GGA -> r2SCAN: {summary['cross_functional']}")
     for error in summary.get("job_errors") or []:
