@@ -34,6 +34,7 @@ from pesbench.errors import DatabaseError
 __all__ = ["LocalMongoServer", "ServerState", "find_mongod", "free_port", "ping"]
 
 _START_ATTEMPTS = 3
+_LOCK_WAITS = 20
 _STOP_TIMEOUT_S = 30.0
 
 
@@ -184,8 +185,10 @@ class LocalMongoServer:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except OSError:
             return True  # no /proc: trust the recorded PID
-        args = [arg.decode(errors="replace") for arg in cmdline]
-        return bool(args) and "mongod" in Path(args[0]).name and str(self.dbpath) in args
+        args = [arg.decode(errors="replace") for arg in cmdline if arg]
+        if not args:  # exiting (memory already released) but not reaped: still holds its lock
+            return True
+        return "mongod" in Path(args[0]).name and str(self.dbpath) in args
 
     def status(self) -> ServerState | None:
         """The running server, or None when none runs (a stale record is ignored)."""
@@ -226,15 +229,19 @@ class LocalMongoServer:
                     f"cannot create the database folder {self.dbpath}: {exc}"
                 ) from None
             last_error = ""
-            for _ in range(_START_ATTEMPTS):  # the free port may be taken before mongod binds
+            attempts = 0
+            while True:
                 port = free_port()
                 error = self._launch(mongod, port)
                 if error is None:
                     break
                 last_error = error
-                if "already in use" not in error:
-                    raise DatabaseError(f"mongod failed to start: {error}")
-            else:
+                attempts += 1
+                if "DBPathInUse" in error and attempts < _LOCK_WAITS:
+                    time.sleep(0.5)  # a killed server may still be exiting, holding its lock
+                    continue
+                if "already in use" in error and attempts < _START_ATTEMPTS:
+                    continue  # the free port was taken before mongod bound it
                 raise DatabaseError(f"mongod failed to start: {last_error}")
             pid = int((self.root / "mongod.pid").read_text().split()[0])
             state = ServerState(
