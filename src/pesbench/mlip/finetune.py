@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 from pymatgen.core import Element, Structure
 
 from pesbench.analysis.referencing import (
@@ -143,7 +144,7 @@ def split_by_material(
 
 def refit_atomref(
     compositions: Sequence[CompositionLike],
-    energies: Sequence[float],
+    energies: ArrayLike,
     prior: Mapping[str, float],
 ) -> AtomRef:
     """Refit elemental reference energies on ``energies``, as a shift from ``prior``.
@@ -253,8 +254,10 @@ def finetune_chgnet(
         CHGNet weights of the wheel to start from (``0.3.0``, ``0.2.0``, ``r2scan``).
     atomref_mode
         ``refit``: AtomRef refitted on ``train`` (:func:`refit_atomref`, prior the base
-        model's values), then frozen; ``frozen``: the base values kept; ``trainable``:
-        base values trained with the rest; ``scratch``: random weights, AtomRef refitted.
+        model's values) on the energies minus what the pretrained graph part predicts
+        (so that the pretrained model, re-referenced, fits them best), then frozen;
+        ``frozen``: the base values kept; ``trainable``: base values trained with the
+        rest; ``scratch``: random weights, AtomRef refitted on the energies.
     epochs, learning_rate, batch_size
         Adam with CHGNet's cosine schedule.
     loss_weights
@@ -284,7 +287,10 @@ def finetune_chgnet(
     if atomref_mode == "scratch":
         set_atomref(model, atomref_of(pretrained, [Element.from_Z(z).symbol for z in range(1, 95)]))
     if atomref_mode in ("refit", "scratch"):
-        fit = refit_atomref([s.composition for s in train.structures], train.energies, before)
+        target = np.asarray(train.energies, dtype=float)
+        if atomref_mode == "refit":  # what the pretrained graph part keeps predicting
+            target = target - _graph_energies(model, train.structures)
+        fit = refit_atomref([s.composition for s in train.structures], target, before)
         set_atomref(model, fit.energies)
     with_stress = all(s is not None for s in train.stresses + val.stresses)
     trainer = Trainer(
@@ -325,6 +331,21 @@ def finetune_chgnet(
         "loss_weights": weights,
     }
     return trained, record
+
+
+def _graph_energies(model: Any, structures: Sequence[Structure]) -> np.ndarray:
+    """Total energies (eV) a CHGNet predicts minus its AtomRef part: the graph's share."""
+    preds = model.predict_structure(list(structures), task="e", batch_size=len(structures))
+    preds = [preds] if isinstance(preds, dict) else preds
+    elements = [Element.from_Z(z).symbol for z in range(1, 95)]
+    mu = atomref_of(model, elements)
+    return np.array(
+        [
+            len(s) * float(np.asarray(p["e"]).item())
+            - sum(n * mu[str(el)] for el, n in s.composition.get_el_amt_dict().items())
+            for p, s in zip(preds, structures, strict=True)
+        ]
+    )
 
 
 def save_chgnet(model: Any, path: Path) -> str:
