@@ -45,8 +45,10 @@ __all__ = [
 EV_PER_A3_TO_GPA = 160.21766208
 """1 eV/Å³ in GPa."""
 
-DEFAULT_ATOM_BUDGET = {"cpu": 512, "cuda": 8192}
-"""Atoms per forward pass when the caller gives no budget, by device type."""
+DEFAULT_ATOM_BUDGET = {"cpu": 128, "cuda": 8192}
+"""Atoms per forward pass when the caller gives no budget, by device type. CHGNet keeps
+~10 MB per atom during a pass (it builds the graph of the force derivatives): 128 atoms on
+CPU ran as fast as 512 with a third of the memory (benchmarks/orchestration/RESULTS.md)."""
 
 
 class RawResult(NamedTuple):
@@ -197,7 +199,9 @@ class Predictor(ABC):
                 todo.append(i)
             else:
                 out.failures[i] = reason
-        budget = atom_budget or DEFAULT_ATOM_BUDGET.get(self.device.split(":")[0], 512)
+        budget = atom_budget or DEFAULT_ATOM_BUDGET.get(
+            self.device.split(":")[0], DEFAULT_ATOM_BUDGET["cpu"]
+        )
         if not (batched and self.batched):
             budget = 0  # every structure alone
         sizes = [len(structures[i]) for i in todo]
