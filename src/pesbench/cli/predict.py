@@ -12,7 +12,6 @@ from rich.table import Table
 from pesbench.cli.console import console
 from pesbench.errors import PesbenchError
 from pesbench.mlip import load_model
-from pesbench.schemas.prediction import PredictionDoc
 
 __all__ = ["predict"]
 
@@ -37,20 +36,7 @@ def predict(
     structures = [_read(path) for path in files]
     predictor = load_model(model, device=device)
     preds = predictor.predict(structures, atom_budget=atom_budget)
-    docs = [
-        PredictionDoc.from_prediction(
-            structure,
-            model=preds.model,
-            device=preds.device,
-            batch_size=preds.batch_sizes[k],
-            seconds=preds.seconds[k],
-            energy=preds.energies[k],
-            forces=preds.forces[k],
-            stress=preds.stresses[k],
-            failure_reason=preds.failures[k],
-        )
-        for k, structure in enumerate(structures)
-    ]
+    docs = preds.to_docs(structures)
     if as_json:
         keys = {"structure_id", "n_atoms", "status", "failure_reason", "energy"}
         keys |= {"energy_per_atom", "forces", "stress"}

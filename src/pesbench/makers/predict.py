@@ -13,7 +13,7 @@ from pymatgen.core import Structure
 from pesbench.makers.base import pesbench_job
 from pesbench.mlip import load_model
 from pesbench.schemas.base import Functional
-from pesbench.schemas.prediction import PredictionChunkDoc, PredictionDoc
+from pesbench.schemas.prediction import PredictionChunkDoc
 
 __all__ = ["PredictMaker"]
 
@@ -75,23 +75,9 @@ class PredictMaker(Maker):
         )
         loaded = time.perf_counter()
         preds = predictor.predict(structures, atom_budget=self.atom_budget)
-        docs = [
-            PredictionDoc.from_prediction(
-                structure,
-                model=preds.model,
-                device=preds.device,
-                batch_size=preds.batch_sizes[k],
-                seconds=preds.seconds[k],
-                energy=preds.energies[k],
-                forces=preds.forces[k],
-                stress=preds.stresses[k],
-                failure_reason=preds.failures[k],
-                structure_id=structure_ids[k] if structure_ids is not None else None,
-                campaign=self.campaign,
-                tags=list(self.tags),
-            )
-            for k, structure in enumerate(structures)
-        ]
+        docs = preds.to_docs(
+            structures, structure_ids, campaign=self.campaign, tags=list(self.tags)
+        )
         return PredictionChunkDoc.from_docs(
             docs,
             model=preds.model,

@@ -19,14 +19,14 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 import torch
 from pymatgen.core import Structure
 
 from pesbench.errors import PesbenchError
-from pesbench.schemas.prediction import ModelInfo
+from pesbench.schemas.prediction import ModelInfo, PredictionDoc
 from pesbench.settings import PesbenchSettings, get_settings
 
 __all__ = [
@@ -92,6 +92,30 @@ class Predictions:
     def n_failed(self) -> int:
         """How many structures have no prediction."""
         return sum(reason is not None for reason in self.failures)
+
+    def to_docs(
+        self,
+        structures: Sequence[Structure],
+        structure_ids: Sequence[str] | None = None,
+        **common: Any,
+    ) -> list[PredictionDoc]:
+        """One :class:`PredictionDoc` per structure (``common``: campaign, tags, ...)."""
+        return [
+            PredictionDoc.from_prediction(
+                structure,
+                model=self.model,
+                device=self.device,
+                batch_size=self.batch_sizes[k],
+                seconds=self.seconds[k],
+                energy=self.energies[k],
+                forces=self.forces[k],
+                stress=self.stresses[k],
+                failure_reason=self.failures[k],
+                structure_id=structure_ids[k] if structure_ids is not None else None,
+                **common,
+            )
+            for k, structure in enumerate(structures)
+        ]
 
     def energies_per_atom(self, structures: Sequence[Structure]) -> list[float | None]:
         """Energies divided by the number of atoms of ``structures`` (eV/atom)."""
