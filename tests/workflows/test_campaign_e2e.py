@@ -218,3 +218,35 @@ def test_gpaw_campaign_then_rerun_reuses_everything(
     assert again["references_reused"] == 4
     assert again["predictions_reused"] == 4
     assert again_s < first_s
+
+
+@pytest.mark.slow
+def test_quickstart_through_the_launchpad(
+    db_settings: PesbenchSettings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The packaged quickstart (GPAW PBE + r2SCAN, CHGNet) submitted and run by workers."""
+    from importlib.resources import as_file, files
+
+    from pesbench.engines.base import get_engine
+
+    reason = get_engine("gpaw", db_settings).unavailable_reason()
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI needs GPAW: {reason}")
+        pytest.skip(f"GPAW unavailable: {reason}")
+    monkeypatch.chdir(tmp_path)
+    with as_file(files("pesbench.workflows").joinpath("quickstart")) as folder:
+        spec = load_spec(folder / "quickstart.yaml")
+        submit_campaign(spec, db_settings)
+    launchpad = get_launchpad(db_settings)
+    for category in (DFT_CATEGORY, MLIP_CATEGORY, DFT_CATEGORY):
+        rapidfire(launchpad, FWorker(category=category), max_loops=1, strm_lvl="ERROR")
+    assert launchpad.fireworks.count_documents({"state": {"$ne": "COMPLETED"}}) == 0
+    n_structures = 4 * len(spec.structures)
+    refs = _ids("references", "reference_id", db_settings)
+    preds = _ids("predictions", "prediction_id", db_settings)
+    assert len(refs) == len(set(refs)) == n_structures * len(spec.functionals)
+    assert len(preds) == len(set(preds)) == n_structures * len(spec.models)
+    status = campaign_status(spec.name, db_settings)
+    assert status.references == {"success": len(refs), "failed": 0}
+    assert status.runs[-1]["finished"]["report"].endswith("report.html")
