@@ -31,7 +31,14 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from pesbench.errors import SettingsError
 
-__all__ = ["ENV_PREFIX", "PesbenchSettings", "get_settings", "override_settings", "reset_settings"]
+__all__ = [
+    "ENV_PREFIX",
+    "PesbenchSettings",
+    "get_settings",
+    "override_settings",
+    "redact_uri",
+    "reset_settings",
+]
 
 ENV_PREFIX = "PESBENCH_"
 CONFIG_ENV = ENV_PREFIX + "CONFIG"
@@ -236,9 +243,9 @@ def _where(name: str, init_kwargs: dict[str, Any], path: Path | None) -> str:
     return env
 
 
-def _redact(value: Any) -> str:
-    text = repr(value)
-    return re.sub(r"(//[^:/@]+:)[^@]*@", r"\1***@", text)  # hide URI passwords
+def redact_uri(text: str) -> str:
+    """``text`` with the password of any MongoDB URI in it replaced by ``***``."""
+    return re.sub(r"(//[^:/@]+:)[^@]*@", r"\1***@", text)
 
 
 def _describe(exc: ValidationError, init_kwargs: dict[str, Any]) -> str:
@@ -254,7 +261,9 @@ def _describe(exc: ValidationError, init_kwargs: dict[str, Any]) -> str:
             parts.append(f"{where}: unknown setting{tip}")
             continue
         msg = err["msg"].removeprefix("Value error, ")
-        parts.append(f"{_where(name, init_kwargs, path)}: {msg} (got {_redact(err['input'])})")
+        parts.append(
+            f"{_where(name, init_kwargs, path)}: {msg} (got {redact_uri(repr(err['input']))})"
+        )
     return "; ".join(parts)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pesbench.errors import DatabaseError
-from pesbench.settings import PesbenchSettings, get_settings
+from pesbench.settings import PesbenchSettings, get_settings, redact_uri
 from pesbench.stores.server import LocalMongoServer, find_mongod, ping
 
 __all__ = ["database_uri", "local_server", "require_database"]
@@ -47,15 +47,5 @@ def require_database(settings: PesbenchSettings | None = None, timeout_ms: int =
     uri = database_uri(settings)
     if ping(uri, timeout_ms=timeout_ms) is None:
         where = "PESBENCH_DB_URI" if settings.db_uri else "the managed server"
-        raise DatabaseError(f"MongoDB at {_safe(uri)} ({where}) does not answer")
+        raise DatabaseError(f"MongoDB at {redact_uri(uri)} ({where}) does not answer")
     return uri
-
-
-def _safe(uri: str) -> str:
-    """``uri`` with its password hidden."""
-    head, sep, tail = uri.partition("@")
-    if not sep or "//" not in head:
-        return uri
-    scheme, _, userinfo = head.partition("//")
-    user = userinfo.split(":", 1)[0]
-    return f"{scheme}//{user}:***@{tail}"
