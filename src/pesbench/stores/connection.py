@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from pymongo import MongoClient
+from pymongo.collection import Collection
+
 from pesbench.errors import DatabaseError
 from pesbench.settings import PesbenchSettings, get_settings, redact_uri
 from pesbench.stores.server import LocalMongoServer, find_mongod, ping
 
-__all__ = ["database_uri", "local_server", "require_database"]
+__all__ = ["database_uri", "local_server", "open_collection", "require_database"]
 
 
 def local_server(settings: PesbenchSettings | None = None) -> LocalMongoServer:
@@ -49,3 +55,17 @@ def require_database(settings: PesbenchSettings | None = None, timeout_ms: int =
         where = "PESBENCH_DB_URI" if settings.db_uri else "the managed server"
         raise DatabaseError(f"MongoDB at {redact_uri(uri)} ({where}) does not answer")
     return uri
+
+
+@contextmanager
+def open_collection(name: str, settings: PesbenchSettings | None = None) -> Iterator[Collection]:
+    """A pymongo collection of the configured database; the client closes on exit.
+
+    For the raw operations maggma stores do not expose (``$addToSet``, ``bulk_write``).
+    """
+    settings = settings or get_settings()
+    client: MongoClient = MongoClient(database_uri(settings))
+    try:
+        yield client[settings.db_name][name]
+    finally:
+        client.close()

@@ -27,7 +27,7 @@ from uuid import uuid4
 
 from jobflow import Flow, Job, Response, job
 from jobflow.core.reference import OnMissing
-from maggma.stores import MongoStore
+from pymongo import ReplaceOne, UpdateOne
 
 from pesbench.engines.base import get_engine
 from pesbench.makers.generate import GenerateMaker
@@ -38,8 +38,8 @@ from pesbench.schemas.prediction import PredictionChunkDoc, PredictionDoc, predi
 from pesbench.schemas.reference import ReferenceDoc, hash_inputs, reference_id
 from pesbench.schemas.structure import GenerationDoc, StructureDoc
 from pesbench.settings import PesbenchSettings, get_settings
-from pesbench.stores.builders import build_comparisons, collection_store
-from pesbench.stores.connection import database_uri
+from pesbench.stores.builders import build_comparisons
+from pesbench.stores.connection import open_collection
 from pesbench.stores.references import ReferenceStore
 from pesbench.stores.report import write_report
 from pesbench.structures.io import load_structure
@@ -50,7 +50,6 @@ from pesbench.workflows.spec import CampaignSpec, Resources
 __all__ = [
     "CAMPAIGNS_COLLECTION",
     "build_campaign_flow",
-    "campaigns_store",
     "finish_campaign",
     "plan_campaign",
 ]
@@ -110,34 +109,34 @@ def _param_names(category: str) -> list[str]:
 
 
 def _store_structures(docs: list[StructureDoc], campaign: str, settings: PesbenchSettings) -> None:
-    """Upsert ``docs`` by structure_id, adding the tag ``campaign:<name>``."""
-    store = collection_store("structures", settings)
-    store.connect()
-    try:
-        collection = store._collection
-        collection.create_index("structure_id", unique=True)
-        for doc in docs:
-            data = doc.model_dump(mode="json")
-            tags = [*data.pop("tags"), f"campaign:{campaign}"]
-            collection.update_one(
+    """Upsert ``docs`` by structure_id (one round trip), adding the tag ``campaign:<name>``."""
+    if not docs:
+        return
+    updates = []
+    for doc in docs:
+        data = doc.model_dump(mode="json")
+        tags = [*data.pop("tags"), f"campaign:{campaign}"]
+        updates.append(
+            UpdateOne(
                 {"structure_id": doc.structure_id},
                 {"$setOnInsert": data, "$addToSet": {"tags": {"$each": tags}}},
                 upsert=True,
             )
-    finally:
-        store.close()
+        )
+    with open_collection("structures", settings) as collection:
+        collection.create_index("structure_id", unique=True)
+        collection.bulk_write(updates, ordered=False)
 
 
-def _existing(collection: str, key: str, ids: list[str], retry_failed: bool) -> set[str]:
-    store = collection_store(collection)
-    store.connect()
-    try:
-        criteria: dict[str, Any] = {key: {"$in": ids}}
-        if retry_failed:
-            criteria["status"] = "success"
-        return {doc[key] for doc in store.query(criteria, properties=[key])}
-    finally:
-        store.close()
+def _existing(
+    collection: str, key: str, ids: list[str], retry_failed: bool, settings: PesbenchSettings
+) -> set[str]:
+    """Which of ``ids`` are stored (successful ones only with ``retry_failed``)."""
+    criteria: dict[str, Any] = {key: {"$in": ids}}
+    if retry_failed:
+        criteria["status"] = "success"
+    with open_collection(collection, settings) as coll:
+        return {doc[key] for doc in coll.find(criteria, {key: 1})}
 
 
 @job
@@ -167,7 +166,7 @@ def plan_campaign(
             settings_ = engine.input_settings(doc.structure, functional, overrides)
             ref_id = reference_id(doc.structure_id, functional, hash_inputs(settings_))
             wanted[ref_id] = (doc, functional)
-    have = _existing("references", "reference_id", list(wanted), retry_failed)
+    have = _existing("references", "reference_id", list(wanted), retry_failed, settings)
     todo = {ref_id: item for ref_id, item in wanted.items() if ref_id not in have}
 
     jobs: list[Job | Flow] = []
@@ -196,7 +195,7 @@ def plan_campaign(
     for model_id in spec.models:
         checksum = load_model(model_id, device="cpu").info.checksum
         by_id = {prediction_id(doc.structure_id, checksum): doc for doc in unique}
-        done = _existing("predictions", "prediction_id", list(by_id), retry_failed)
+        done = _existing("predictions", "prediction_id", list(by_id), retry_failed, settings)
         reused_predictions += len(done)
         pending = [doc for pid, doc in by_id.items() if pid not in done]
         chunks = [pending[i : i + spec.chunk_size] for i in range(0, len(pending), spec.chunk_size)]
@@ -231,19 +230,9 @@ def plan_campaign(
     return Response(output=summary, replace=Flow([*jobs, finish], name=f"compute {spec.name}"))
 
 
-def campaigns_store(settings: PesbenchSettings | None = None) -> MongoStore:
-    """The ``campaigns`` collection (one document per campaign name)."""
-    settings = settings or get_settings()
-    return MongoStore(
-        settings.db_name, CAMPAIGNS_COLLECTION, uri=database_uri(settings), key="name"
-    )
-
-
 def _record_run(spec: CampaignSpec, summary: dict[str, Any]) -> None:
-    store = campaigns_store()
-    store.connect()
-    try:
-        store._collection.update_one(
+    with open_collection(CAMPAIGNS_COLLECTION) as collection:
+        collection.update_one(
             {"name": spec.name},
             {
                 "$set": {"spec": spec.model_dump(mode="json")},
@@ -251,8 +240,6 @@ def _record_run(spec: CampaignSpec, summary: dict[str, Any]) -> None:
             },
             upsert=True,
         )
-    finally:
-        store.close()
 
 
 def _as_reference(item: Any) -> ReferenceDoc | None:
@@ -270,13 +257,17 @@ def _as_chunk(item: Any) -> PredictionChunkDoc | None:
 def _store_predictions(docs: list[PredictionDoc], settings: PesbenchSettings) -> None:
     if not docs:
         return
-    store = collection_store("predictions", settings)
-    store.connect()
-    try:
-        store._collection.create_index("prediction_id", unique=True)
-        store.update([doc.model_dump(mode="json") for doc in docs], key="prediction_id")
-    finally:
-        store.close()
+    with open_collection("predictions", settings) as collection:
+        collection.create_index("prediction_id", unique=True)
+        collection.bulk_write(
+            [
+                ReplaceOne(
+                    {"prediction_id": d.prediction_id}, d.model_dump(mode="json"), upsert=True
+                )
+                for d in docs
+            ],
+            ordered=False,
+        )
 
 
 @job
@@ -315,12 +306,8 @@ def finish_campaign(campaign: str, planned: dict[str, Any] | None) -> dict[str, 
 
 
 def _record_finish(campaign: str, summary: dict[str, Any]) -> None:
-    store = campaigns_store()
-    store.connect()
-    try:
-        store._collection.update_one(
+    with open_collection(CAMPAIGNS_COLLECTION) as collection:
+        collection.update_one(
             {"name": campaign, "runs.run_id": summary.get("run_id")},
             {"$set": {"runs.$.finished": {**summary, "finished_at": datetime.now(UTC)}}},
         )
-    finally:
-        store.close()

@@ -7,16 +7,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from fireworks import LaunchPad
 from jobflow import run_locally
 from jobflow.managers.fireworks import flow_to_workflow
 
 from pesbench.engines.base import get_engine
 from pesbench.mlip.registry import model_status
 from pesbench.settings import PesbenchSettings, get_settings
-from pesbench.stores.builders import collection_store
+from pesbench.stores.connection import open_collection
 from pesbench.stores.jobstore import get_job_store
 from pesbench.stores.launchpad import get_launchpad
-from pesbench.workflows.campaign import build_campaign_flow, campaigns_store
+from pesbench.workflows.campaign import CAMPAIGNS_COLLECTION, build_campaign_flow
 from pesbench.workflows.spec import CampaignSpec, SpecError
 
 __all__ = [
@@ -118,12 +119,8 @@ def run_campaign(
     if plan_uuid not in responses:
         raise SpecError(f"campaign {spec.name!r} was not planned: {'; '.join(handler.errors)}")
     run_id = responses[plan_uuid][1].output["run_id"]
-    store = campaigns_store(settings)
-    store.connect()
-    try:
-        record = store.query_one({"name": spec.name}) or {}
-    finally:
-        store.close()
+    with open_collection(CAMPAIGNS_COLLECTION, settings) as campaigns:
+        record = campaigns.find_one({"name": spec.name}) or {}
     run: dict[str, Any] = next((r for r in record.get("runs", []) if r.get("run_id") == run_id), {})
     if "finished" not in run:
         raise SpecError(f"campaign {spec.name!r} did not finish: {'; '.join(handler.errors)}")
@@ -155,54 +152,38 @@ class CampaignStatus:
     runs: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _count_by_status(collection: str, campaign: str, settings: PesbenchSettings) -> dict[str, int]:
-    store = collection_store(collection, settings)
-    store.connect()
-    try:
-        counts = {}
-        for status in ("success", "failed"):
-            counts[status] = store.count({"campaign": campaign, "status": status})
-        return counts
-    finally:
-        store.close()
+def _campaign_fw_ids(launchpad: LaunchPad, name: str) -> list[int]:
+    """The fw_ids of every workflow submitted for campaign ``name``."""
+    wf_ids = launchpad.get_wf_ids({"metadata.pesbench_campaign": name})
+    if not wf_ids:
+        return []
+    return [i for wf in launchpad.workflows.find({"nodes": {"$in": wf_ids}}) for i in wf["nodes"]]
 
 
 def campaign_status(name: str, settings: PesbenchSettings | None = None) -> CampaignStatus:
     """What is stored for campaign ``name``, and the state of its FireWorks jobs."""
     settings = settings or get_settings()
     status = CampaignStatus(name)
-    runs = campaigns_store(settings)
-    runs.connect()
-    try:
-        record = runs.query_one({"name": name})
-    finally:
-        runs.close()
+    with open_collection(CAMPAIGNS_COLLECTION, settings) as campaigns:
+        record = campaigns.find_one({"name": name})
     if record is None:
         raise SpecError(f"no campaign named {name!r} in database {settings.db_name}")
     status.runs = record.get("runs", [])
-    structures = collection_store("structures", settings)
-    structures.connect()
-    try:
-        status.structures = structures.count({"tags": f"campaign:{name}"})
-    finally:
-        structures.close()
-    status.references = _count_by_status("references", name, settings)
-    status.predictions = _count_by_status("predictions", name, settings)
-    refs = collection_store("references", settings)
-    refs.connect()
-    try:
-        for doc in refs.query(
-            {"campaign": name, "status": "failed"}, properties=["reference_id", "failure_reason"]
-        ):
+    with open_collection("structures", settings) as structures:
+        status.structures = structures.count_documents({"tags": f"campaign:{name}"})
+    for collection, counts in (
+        ("references", status.references),
+        ("predictions", status.predictions),
+    ):
+        with open_collection(collection, settings) as coll:
+            for state in ("success", "failed"):
+                counts[state] = coll.count_documents({"campaign": name, "status": state})
+    with open_collection("references", settings) as refs:
+        for doc in refs.find({"campaign": name, "status": "failed"}):
             status.failures.append(f"{doc['reference_id']}: {doc.get('failure_reason')}")
-    finally:
-        refs.close()
     launchpad = get_launchpad(settings)
-    wf_ids = launchpad.get_wf_ids({"metadata.pesbench_campaign": name})
-    if wf_ids:
-        fw_ids = [
-            i for wf in launchpad.workflows.find({"nodes": {"$in": wf_ids}}) for i in wf["nodes"]
-        ]
+    fw_ids = _campaign_fw_ids(launchpad, name)
+    if fw_ids:
         for fw in launchpad.fireworks.find(
             {"fw_id": {"$in": fw_ids}}, {"state": 1, "spec._category": 1, "name": 1}
         ):
@@ -226,10 +207,9 @@ def resume_campaign(
     """
     settings = settings or get_settings()
     launchpad = get_launchpad(settings)
-    wf_ids = launchpad.get_wf_ids({"metadata.pesbench_campaign": name})
-    if not wf_ids:
+    fw_ids = set(_campaign_fw_ids(launchpad, name))
+    if not fw_ids:
         raise SpecError(f"no submitted campaign named {name!r} on the LaunchPad")
-    fw_ids = {i for wf in launchpad.workflows.find({"nodes": {"$in": wf_ids}}) for i in wf["nodes"]}
     _, lost_fw_ids, _ = launchpad.detect_lostruns(expiration_secs=lost_after_s, fizzle=True)
     lost = sorted(i for i in lost_fw_ids if i in fw_ids)
     fizzled = sorted(
