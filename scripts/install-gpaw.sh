@@ -30,7 +30,7 @@ PREFIX="$VENV/opt/libxc"
 DEBIAN_PACKAGES=(build-essential cmake libfftw3-dev libopenblas-dev libopenmpi-dev openmpi-bin
     libscalapack-openmpi-dev)
 stamp="$VENV/opt/.pesbench-gpaw"
-want=$(sha256sum scripts/install-gpaw.sh | cut -d' ' -f1)
+want=$(cat scripts/install-gpaw.sh scripts/debian.sh | sha256sum | cut -d' ' -f1)
 
 log() { echo "install-gpaw: $*"; }
 
@@ -55,16 +55,12 @@ if [ "${GPAW_FORCE:-0}" != 1 ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] &&
 fi
 
 # --- 1. Debian packages -------------------------------------------------------------------
-missing=()
-for pkg in "${DEBIAN_PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
-done
+. scripts/debian.sh
+mapfile -t missing < <(missing_debian_packages "${DEBIAN_PACKAGES[@]}")
 if [ "${#missing[@]}" -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then
         log "installing Debian packages: ${missing[*]}"
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -qq \
-            --no-install-recommends "${missing[@]}" >/dev/null
+        install_debian_packages "${missing[@]}"
     else
         log "SKIPPED: GPAW needs the Debian packages: ${missing[*]}" >&2
         log "install them (sudo apt-get install ${missing[*]}) and rerun \`make setup\`" >&2

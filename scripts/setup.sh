@@ -11,22 +11,16 @@ cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
 PYTHON=${PYTHON:-$(command -v python3.11 || command -v python3)}
 
-# Debian packages needed at run time or to build wheels (one per line in scripts/apt-packages.txt).
-mapfile -t APT_PACKAGES < <(grep -v '^\s*#' scripts/apt-packages.txt | awk 'NF {print $1}')
-if [ "${#APT_PACKAGES[@]}" -gt 0 ]; then
-    missing=()
-    for pkg in "${APT_PACKAGES[@]}"; do
-        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
-    done
-    if [ "${#missing[@]}" -gt 0 ]; then
-        if [ "$(id -u)" = 0 ]; then
-            echo "setup: installing Debian packages: ${missing[*]}"
-            apt-get update -qq
-            DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -qq \
-                --no-install-recommends "${missing[@]}" >/dev/null
-        else
-            echo "setup: missing Debian packages (run as root, or: sudo apt-get install ${missing[*]})" >&2
-        fi
+# Debian packages needed at run time or by the tests (scripts/apt-packages.txt; GPAW's own
+# are installed by scripts/install-gpaw.sh).
+. scripts/debian.sh
+mapfile -t missing < <(missing_debian_packages $(grep -v '^\s*#' scripts/apt-packages.txt))
+if [ "${#missing[@]}" -gt 0 ]; then
+    if [ "$(id -u)" = 0 ]; then
+        echo "setup: installing Debian packages: ${missing[*]}"
+        install_debian_packages "${missing[@]}"
+    else
+        echo "setup: missing Debian packages (run as root, or: sudo apt-get install ${missing[*]})" >&2
     fi
 fi
 
@@ -37,7 +31,7 @@ fi
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
 
 stamp="$VENV/.pesbench-setup"
-want=$(cat pyproject.toml constraints.txt scripts/setup.sh scripts/apt-packages.txt scripts/install-gpaw.sh | sha256sum | cut -d' ' -f1)
+want=$(cat pyproject.toml constraints.txt scripts/setup.sh scripts/debian.sh scripts/apt-packages.txt scripts/install-gpaw.sh | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] && "$VENV/bin/python" -c 'import pesbench' 2>/dev/null; then
     echo "setup: $VENV is up to date"
     VENV="$VENV" bash scripts/install-gpaw.sh  # the local DFT engine; skips in a second when built

@@ -13,6 +13,7 @@ set -euo pipefail
 STATE=${SLURM_STATE_DIR:-/var/tmp/pesbench-slurm}
 CONF=/etc/slurm/slurm.conf
 PACKAGES=(slurmctld slurmd slurm-client munge)
+. "$(dirname "$0")/debian.sh"
 
 need_root() {
     [ "$(id -u)" = 0 ] || { echo "slurm-cluster: must run as root" >&2; exit 1; }
@@ -20,15 +21,9 @@ need_root() {
 
 install_packages() {
     need_root
-    local missing=()
-    for pkg in "${PACKAGES[@]}"; do
-        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
-    done
-    if [ "${#missing[@]}" -gt 0 ]; then
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -qq \
-            --no-install-recommends "${missing[@]}" >/dev/null
-    fi
+    local missing
+    mapfile -t missing < <(missing_debian_packages "${PACKAGES[@]}")
+    [ "${#missing[@]}" -eq 0 ] || install_debian_packages "${missing[@]}"
     [ -f /etc/munge/munge.key ] || mungekey --create >/dev/null
 }
 
