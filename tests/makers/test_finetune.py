@@ -18,6 +18,7 @@ from pymatgen.core import Lattice, Structure
 from typer.testing import CliRunner
 
 from pesbench.cli import app
+from pesbench.errors import PesbenchError
 from pesbench.makers.finetune import FineTuneMaker, ScaleFitMaker, load_training_set, run_finetune
 from pesbench.mlip import load_model
 from pesbench.mlip.chgnet import model_card_path
@@ -26,6 +27,7 @@ from pesbench.schemas.correction import FineTuneDoc, ScaleFitDoc
 from pesbench.schemas.ids import structure_id as structure_id_of
 from pesbench.settings import PesbenchSettings
 from pesbench.stores.builders import collection_store
+from pesbench.stores.corrections import load_corrections
 from pesbench.stores.jobstore import get_job_store
 from pesbench.workflows.execute import run_campaign
 from pesbench.workflows.spec import load_spec
@@ -86,9 +88,15 @@ def test_finetuned_and_scaled_model_ids_run_through_pesbench_run(
     assert sorted(set(data.materials)) == ["Al", "Cu"]
     assert len(data) == 6
 
-    maker = FineTuneMaker(epochs=1, batch_size=3, seed=7, val_materials=[], test_materials=["Al"])
+    maker = FineTuneMaker(
+        epochs=1, batch_size=3, seed=7, val_materials=[], test_materials=["Al"], campaign="emt-refs"
+    )
     doc = run_finetune(maker, settings=db_settings)
     assert doc.split == {"train": ["Cu"], "val": [], "test": ["Al"]}
+    assert doc.campaign == "emt-refs"
+    assert doc.selection == "last"  # no validation material to select on
+    assert doc.selected_epoch == 1
+    assert load_corrections(db_settings, campaign="emt-refs") == [doc]  # what the report reads
     assert doc.n_structures == {"train": 3, "val": 0, "test": 3}
     assert doc.seed == 7
     assert sorted(doc.reference_ids) == sorted(data.ids)
@@ -129,9 +137,53 @@ def test_finetuned_and_scaled_model_ids_run_through_pesbench_run(
     store.close()
     assert fit.structure_ids == [structure_id]
     assert fit.base_model == doc.model_id
+    (stored,) = load_corrections(db_settings, model_ids=[fit.model_id])
+    assert stored.model_dump(exclude={"created_at"}) == fit.model_dump(exclude={"created_at"})
 
     runner = CliRunner()
     spec = _spec(tmp_path, "emt-tuned", [doc.model_id, fit.model_id])
     result = runner.invoke(app, ["run", str(spec)])
     assert result.exit_code == 0, result.output
     assert _predicted_models(db_settings, "emt-tuned") == {doc.model_id, fit.model_id}
+
+
+def test_finetune_and_fit_scale_commands(db_settings: PesbenchSettings, tmp_path: Path) -> None:
+    run_campaign(load_spec(_spec(tmp_path, "emt-cli", ["chgnet-0.3.0"])), db_settings)
+    runner = CliRunner()
+    result = runner.invoke(
+        app,
+        ["finetune", "-c", "emt-cli", "--test", "Al", "--epochs", "1", "--batch-size", "3"],
+    )
+    assert result.exit_code == 0, result.output
+    assert "held out: Al" in result.output
+    (tuned,) = load_corrections(db_settings, campaign="emt-cli")
+    assert isinstance(tuned, FineTuneDoc)
+    assert f"use it as a model id: {tuned.model_id}" in result.output
+    assert tuned.learning_rate == 1e-4
+    assert tuned.after is not None
+    assert f"{tuned.after.energy_mae_per_atom * 1000:.1f}" in result.output
+
+    data = load_training_set("r2SCAN", settings=db_settings, campaign="emt-cli").subset(["Cu"])
+    largest = max(data.forces, key=lambda f: float(np.abs(f).max()))
+    picked = data.structures[[f is largest for f in data.forces].index(True)]
+    result = runner.invoke(
+        app,
+        ["fit-scale", "-m", "chgnet-0.3.0", "-f", "r2scan", "-c", "emt-cli", "--material", "Cu"],
+    )
+    assert result.exit_code == 0, result.output
+    fits = [
+        d for d in load_corrections(db_settings, campaign="emt-cli") if isinstance(d, ScaleFitDoc)
+    ]
+    assert len(fits) == 1
+    assert fits[0].structure_ids == [structure_id_of(picked)]  # the largest DFT forces
+    assert f"use it as a model id: {fits[0].model_id}" in result.output
+
+    bad = runner.invoke(app, ["fit-scale", "-f", "r2SCAN", "-c", "emt-cli", "--material", "Xx"])
+    assert isinstance(bad.exception, PesbenchError)
+    assert "no successful r2SCAN references of campaign emt-cli of Xx" in str(bad.exception)
+    bad = runner.invoke(app, ["finetune", "-c", "emt-cli", "--atomref", "magic"])
+    assert isinstance(bad.exception, PesbenchError)
+    assert "--atomref: expected one of refit, frozen, trainable, scratch" in str(bad.exception)
+    bad = runner.invoke(app, ["finetune", "-c", "emt-cli", "--test", "Zn"])
+    assert isinstance(bad.exception, PesbenchError)
+    assert "Zn have no structures" in str(bad.exception)

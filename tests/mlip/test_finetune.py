@@ -148,3 +148,68 @@ def test_finetune_atomref_modes(mode: str) -> None:
         assert max(abs(after[el] - before[el]) for el in after) < 0.1  # one small step
     assert atomref_of(model, ["O"]) == {"O": after["O"]}
     assert record["train_seconds"] > 0
+
+
+def _val_mae(model: object, data: TrainingSet) -> float:
+    preds = model.predict_structure(data.structures, task="e", batch_size=len(data))  # type: ignore[attr-defined]
+    energies = np.array([float(p["e"]) for p in preds])
+    return float(np.mean(np.abs(energies - data.energies_per_atom())))
+
+
+def test_best_val_keeps_the_starting_weights_when_training_only_hurts() -> None:
+    """A destructive learning rate: every epoch validates worse than the refitted start."""
+    torch.set_num_threads(1)
+    data = _tiny_set()
+    train, val = data.subset(["MgO"]), data.subset(["CaO"])
+    kwargs = {"atomref_mode": "refit", "epochs": 2, "batch_size": 3, "learning_rate": 0.5}
+    model, record = finetune_chgnet(train, val, selection="best_val", **kwargs)  # type: ignore[arg-type]
+    curve = record["val_energy_mae"]
+    assert len(curve) == 3  # the start, then each epoch
+    assert record["selected_epoch"] == 0
+    assert curve[0] < min(curve[1:])
+    assert _val_mae(model, val) == pytest.approx(curve[0], abs=1e-5)
+
+    last, record = finetune_chgnet(train, val, selection="last", **kwargs)  # type: ignore[arg-type]
+    assert record["selected_epoch"] == 2
+    assert _val_mae(last, val) == pytest.approx(record["val_energy_mae"][-1], rel=1e-5)
+    assert _val_mae(last, val) > _val_mae(model, val)
+
+
+def test_best_val_returns_the_weights_of_the_epoch_it_reports() -> None:
+    torch.set_num_threads(1)
+    data = _tiny_set()
+    train, val = data.subset(["MgO"]), data.subset(["CaO"])
+    model, record = finetune_chgnet(
+        train, val, atomref_mode="refit", epochs=4, batch_size=1, learning_rate=3e-3, seed=1
+    )
+    curve, selected = record["val_energy_mae"], record["selected_epoch"]
+    assert selected == int(np.argmin(curve))
+    assert 0 < selected < 4  # seeded: an epoch in the middle, read back from its checkpoint
+    assert _val_mae(model, val) == pytest.approx(curve[selected], abs=1e-4)
+
+
+def test_freeze_trains_only_the_last_block_and_the_readout() -> None:
+    from chgnet.model import CHGNet
+
+    torch.set_num_threads(1)
+    data = _tiny_set()
+    model, record = finetune_chgnet(
+        data, TrainingSet(), atomref_mode="frozen", epochs=1, batch_size=6, learning_rate=1e-2,
+        freeze=True,
+    )  # fmt: skip
+    assert record["val_energy_mae"] == []  # no validation set: nothing to select on
+    base = CHGNet.load(model_name="0.3.0", use_device="cpu", verbose=False).state_dict()
+    tuned = model.state_dict()
+    last = len(model.atom_conv_layers) - 1
+
+    def same(prefix: str) -> bool:
+        keys = [k for k in base if k.startswith(prefix)]
+        assert keys, prefix
+        return all(torch.equal(base[k], tuned[k].cpu()) for k in keys)
+
+    assert same("atom_embedding.")
+    assert same("bond_basis_expansion.")
+    assert same("atom_conv_layers.0.")
+    assert same("bond_conv_layers.")
+    assert not same(f"atom_conv_layers.{last}.")
+    assert not same("mlp.")

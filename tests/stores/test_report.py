@@ -15,11 +15,13 @@ from typer.testing import CliRunner
 
 from pesbench.cli.main import app
 from pesbench.errors import PesbenchError
+from pesbench.schemas.correction import FineTuneDoc, HeldOutMetrics, ScaleFitDoc
 from pesbench.schemas.ids import structure_id
 from pesbench.schemas.prediction import ModelInfo, PredictionDoc
 from pesbench.schemas.reference import ReferenceDoc
 from pesbench.schemas.structure import HighEnergyDetails, StructureDoc
 from pesbench.settings import PesbenchSettings
+from pesbench.stores.corrections import save_correction
 from pesbench.stores.report import write_report
 
 MU = {"Cu": -3.7, "O": -4.9}
@@ -132,9 +134,57 @@ def test_report_writes_html_with_figures_and_csv(
         assert scales[formula + "chgnet-r2scan"] == pytest.approx(0.95, abs=0.01)
     assert (material["one_point_mae_after"] < material["one_point_mae_before"]).all()
     assert {p.name for p in files.csv} == {"material.csv", "structure.csv", "properties.csv"}
+    assert "None: fine-tune on this campaign" in page  # no corrected model yet
     assert structure_id(_bulks()[0]) in set(material["material"])
     with pytest.raises(PesbenchError, match="no comparisons"):
         write_report("nothing", tmp_path / "none", db_settings)
+
+
+def _finetune(campaign: str, checkpoint: str, before: float, after: float) -> FineTuneDoc:
+    metrics = {"n_structures": 4, "force_mae": 0.05}
+    return FineTuneDoc(
+        model_id=f"chgnet:{checkpoint}", base_model="chgnet-0.3.0", functional="r2SCAN",
+        atomref_mode="refit", atomref_before={"Cu": -3.7}, atomref_after={"Cu": -33.7},
+        split={"train": ["Cu", "Cu2O"], "val": [], "test": ["CuO"]},
+        n_structures={"train": 8, "val": 0, "test": 4}, reference_ids=["r1"],
+        campaign=campaign, seed=3, epochs=30, learning_rate=1e-4, batch_size=4,
+        loss_weights={"e": 1, "f": 1, "s": 0.1}, device="cpu", train_seconds=60.0,
+        checkpoint=checkpoint, checksum="c0ffee", sanity_energies={},
+        selected_epoch=12,
+        before=HeldOutMetrics(model="chgnet-0.3.0", energy_mae_per_atom=before, **metrics),
+        after=HeldOutMetrics(model=f"chgnet:{checkpoint}", energy_mae_per_atom=after, **metrics),
+    )  # fmt: skip
+
+
+def test_report_shows_the_campaigns_corrected_models(
+    db_settings: PesbenchSettings, tmp_path: Path
+) -> None:
+    populate(db_settings)
+    save_correction(_finetune("demo", "ft-demo.pth.tar", 0.7689, 0.0126), db_settings)
+    save_correction(_finetune("other", "ft-other.pth.tar", 0.5, 0.4), db_settings)
+    fit = ScaleFitDoc(
+        fit_id="abc123def456", base_model="chgnet-0.3.0", functional="PBE", scale=0.8,
+        factor=1.25, anchor_energy_per_atom=-4.0, reference_ids=["r1"], structure_ids=["s1"],
+        materials=["Cu"], n_components=12, force_mae_before=0.2, force_mae_after=0.05,
+    )  # fmt: skip
+    save_correction(fit, db_settings)  # no campaign, and not a model of "demo"
+    save_correction(
+        fit.model_copy(update={"fit_id": "0123456789ab", "campaign": "demo"}), db_settings
+    )
+    files = write_report("demo", tmp_path / "rep", db_settings)
+    page = files.html.read_text()
+    assert "chgnet:ft-demo.pth.tar" in page
+    assert "ft-other" not in page
+    assert "chgnet-0.3.0+scale@0123456789ab" in page
+    assert "abc123def456" not in page
+    tuned = pd.read_csv(tmp_path / "rep" / "finetunes.csv")
+    assert tuned["model_id"].tolist() == ["chgnet:ft-demo.pth.tar"]
+    assert tuned["energy_mae_before"].tolist() == pytest.approx([768.9])  # meV/atom
+    assert tuned["energy_mae_after"].tolist() == pytest.approx([12.6])
+    assert tuned["epoch_kept"].tolist() == ["12/30"]
+    assert tuned["test"].tolist() == ["CuO"]
+    fits = pd.read_csv(tmp_path / "rep" / "scale_fits.csv")
+    assert fits["scale"].tolist() == [0.8]
 
 
 def test_stand_in_references_are_flagged(db_settings: PesbenchSettings, tmp_path: Path) -> None:

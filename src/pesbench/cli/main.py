@@ -11,6 +11,7 @@ from pesbench import __version__
 from pesbench.cli.db import db_app
 from pesbench.cli.demo import demo
 from pesbench.cli.doctor import doctor
+from pesbench.cli.finetune import finetune, fit_scale
 from pesbench.cli.fworker import fworker_app
 from pesbench.cli.generate import generate
 from pesbench.cli.import_vasp import import_vasp
@@ -53,6 +54,8 @@ app.command()(status)
 app.command()(resume)
 app.command()(query)
 app.command()(report)
+app.command()(finetune)
+app.command(name="fit-scale")(fit_scale)
 
 
 def _version(value: bool) -> None:

@@ -5,8 +5,9 @@ few stored references (``<model>+scale@<fit-id>``, :mod:`pesbench.mlip.scaled`).
 :class:`FineTuneMaker` fine-tunes CHGNet on the stored references of one functional
 (:mod:`pesbench.mlip.finetune`), split by material, saves the model in the model folder and
 registers it as ``chgnet:<file>``; its :class:`~pesbench.schemas.correction.FineTuneDoc`
-(held-out errors before and after, seeds, AtomRef, split) is written next to the file and
-returned, so it lands in the JobStore.
+(held-out errors before and after, seeds, AtomRef, split) is written next to the file,
+upserted into the ``corrections`` collection (which the campaign report reads) and
+returned, so it lands in the JobStore. Scale fits are stored the same way.
 """
 
 from __future__ import annotations
@@ -31,11 +32,18 @@ from pesbench.mlip.finetune import (
 from pesbench.mlip.ids import parse_model_id
 from pesbench.mlip.scaled import fit_scale, save_scale_fit
 from pesbench.schemas.base import Functional
-from pesbench.schemas.correction import AtomRefMode, FineTuneDoc, HeldOutMetrics, ScaleFitDoc
+from pesbench.schemas.correction import (
+    AtomRefMode,
+    FineTuneDoc,
+    HeldOutMetrics,
+    ScaleFitDoc,
+    Selection,
+)
 from pesbench.schemas.ids import structure_id
 from pesbench.schemas.structure import StructureDoc
 from pesbench.settings import PesbenchSettings, get_settings
 from pesbench.stores.builders import collection_store
+from pesbench.stores.corrections import save_correction
 from pesbench.stores.references import ReferenceStore
 
 __all__ = [
@@ -149,7 +157,8 @@ class FineTuneMaker(Maker):
         ``refit`` (default: refitted by least squares, then frozen), ``frozen``,
         ``trainable`` or ``scratch`` (:data:`~pesbench.schemas.correction.AtomRefMode`).
     epochs, learning_rate, batch_size
-        Training (Adam, cosine schedule).
+        Training (Adam, cosine schedule). The default rate, 1e-4, is the better of 1e-3
+        and 1e-4 on a small set (benchmarks/finetune/RESULTS.md).
     loss_weights
         Energy, force, stress loss weights (``e``, ``f``, ``s``).
     seed
@@ -163,6 +172,12 @@ class FineTuneMaker(Maker):
         Only this campaign's references.
     device
         ``cpu``/``cuda``; default the ``device`` setting (``auto``: CUDA when present).
+    freeze
+        Train only the last interaction block and the readout (CHGNet's small-data recipe).
+    selection
+        ``best_val`` (default): keep the weights, starting ones included, with the lowest
+        validation energy MAE; ``last``: the final epoch's. Without validation materials
+        the final epoch's.
     """
 
     name: str = "finetune"
@@ -170,7 +185,7 @@ class FineTuneMaker(Maker):
     functional: Functional = "r2SCAN"
     atomref_mode: AtomRefMode = "refit"
     epochs: int = 30
-    learning_rate: float = 1e-3
+    learning_rate: float = 1e-4
     batch_size: int = 8
     loss_weights: dict[str, float] = field(default_factory=lambda: {"e": 1.0, "f": 1.0, "s": 0.1})
     seed: int = 0
@@ -179,6 +194,8 @@ class FineTuneMaker(Maker):
     fractions: tuple[float, float] = (0.2, 0.2)
     campaign: str | None = None
     device: str | None = None
+    freeze: bool = False
+    selection: Selection = "best_val"
 
     @pesbench_job
     def make(self, structure_ids: Sequence[str] | None = None) -> FineTuneDoc:
@@ -230,6 +247,8 @@ def run_finetune(
         loss_weights=maker.loss_weights,
         seed=maker.seed,
         device=device,
+        freeze=maker.freeze,
+        selection=maker.selection,
     )
     tag = f"chgnet-ft-{maker.functional.lower().replace('+', '')}-{maker.atomref_mode}"
     tmp = settings.models_path / f"{tag}.partial.pth.tar"
@@ -255,11 +274,16 @@ def run_finetune(
         split=split,
         n_structures={name: len(part) for name, part in parts.items()},
         reference_ids=list(data.ids),
+        campaign=maker.campaign,
         seed=maker.seed,
         epochs=maker.epochs,
         learning_rate=maker.learning_rate,
         batch_size=maker.batch_size,
         loss_weights=record["loss_weights"],
+        freeze=maker.freeze,
+        selection=maker.selection if len(parts["val"]) else "last",
+        selected_epoch=record["selected_epoch"],
+        val_energy_mae=record["val_energy_mae"],
         device=device,
         train_seconds=record["train_seconds"],
         checkpoint=checkpoint.name,
@@ -273,6 +297,7 @@ def run_finetune(
         doc.before = evaluate(base, parts["test"])
         doc.after = evaluate(tuned, parts["test"])
         model_card_path(checkpoint).write_text(doc.model_dump_json(indent=1))
+    save_correction(doc, settings)
     return doc
 
 
@@ -290,18 +315,23 @@ class ScaleFitMaker(Maker):
         Functional of the references fitted.
     device
         ``cpu``/``cuda``; default the ``device`` setting.
+    campaign
+        Campaign the fitted references belong to (recorded; the report shows the fit).
     """
 
     name: str = "scale_fit"
     model: str = "chgnet-0.3.0"
     functional: Functional = "PBE"
     device: str | None = None
+    campaign: str | None = None
 
     @pesbench_job
     def make(self, structure_ids: Sequence[str]) -> ScaleFitDoc:
         """Fit on the references of ``structure_ids`` (one high-energy structure or a few)."""
         data = load_training_set(self.functional, structure_ids=structure_ids)
-        return run_scale_fit(self.model, self.functional, data, device=self.device)
+        return run_scale_fit(
+            self.model, self.functional, data, device=self.device, campaign=self.campaign
+        )
 
 
 def run_scale_fit(
@@ -311,10 +341,12 @@ def run_scale_fit(
     *,
     device: str | None = None,
     settings: PesbenchSettings | None = None,
+    campaign: str | None = None,
 ) -> ScaleFitDoc:
     """Predict ``data`` with ``model``, fit the scale, save the fit; return it.
 
-    The corrected model is then ``fit.model_id`` (``<model>+scale@<fit-id>``).
+    The corrected model is then ``fit.model_id`` (``<model>+scale@<fit-id>``); the fit is
+    written to the model folder and to the ``corrections`` collection (with ``campaign``).
     """
     if not len(data):
         raise ValueError("no references to fit the softening scale on")
@@ -332,5 +364,7 @@ def run_scale_fit(
         [structure_id(s) for s in data.structures],
         data.materials,
     )
+    fit.campaign = campaign
     save_scale_fit(fit, settings)
+    save_correction(fit, settings)
     return fit

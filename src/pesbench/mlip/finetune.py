@@ -14,6 +14,7 @@ Maker's business (:mod:`pesbench.makers.finetune`).
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import random
 import tempfile
@@ -36,7 +37,7 @@ from pesbench.analysis.referencing import (
     fit_atomref,
 )
 from pesbench.mlip.base import state_dict_checksum
-from pesbench.schemas.correction import AtomRefMode
+from pesbench.schemas.correction import AtomRefMode, Selection
 
 __all__ = [
     "TrainingSet",
@@ -81,7 +82,10 @@ class TrainingSet:
 
     def subset(self, materials: Sequence[str]) -> TrainingSet:
         """The structures of ``materials`` only."""
-        keep = [i for i, m in enumerate(self.materials) if m in set(materials)]
+        return self.take([i for i, m in enumerate(self.materials) if m in set(materials)])
+
+    def take(self, keep: Sequence[int]) -> TrainingSet:
+        """The structures at the positions ``keep``, in that order."""
         return TrainingSet(
             [self.structures[i] for i in keep],
             [self.energies[i] for i in keep],
@@ -242,6 +246,8 @@ def finetune_chgnet(
     loss_weights: Mapping[str, float] | None = None,
     seed: int = 0,
     device: str = "cpu",
+    freeze: bool = False,
+    selection: Selection = "best_val",
 ) -> tuple[Any, dict[str, Any]]:
     """Fine-tune CHGNet on ``train`` (validated on ``val``) with ``chgnet.trainer.Trainer``.
 
@@ -267,12 +273,20 @@ def finetune_chgnet(
         Seeds torch (weights of ``scratch``, dropout) and the batch order.
     device
         ``cpu`` or ``cuda:0``.
+    freeze
+        Freeze the embeddings and all but the last interaction block (CHGNet's fine-tuning
+        recipe for small data sets); the last block and the readout train.
+    selection
+        ``best_val``: keep the weights with the lowest validation energy MAE among the
+        starting weights (after the AtomRef refit) and every epoch's; ``last``: the final
+        epoch's. Without a validation set, always the final epoch's.
 
     Returns
     -------
     model, record
         The trained CHGNet (eval mode, on ``device``) and what was done: AtomRef before
-        and after, training history, seconds.
+        and after, training history, validation energy MAE per epoch, the epoch kept,
+        seconds.
     """
     from chgnet.model import CHGNet
     from chgnet.trainer import Trainer
@@ -292,6 +306,10 @@ def finetune_chgnet(
             target = target - _graph_energies(model, train.structures)
         fit = refit_atomref([s.composition for s in train.structures], target, before)
         set_atomref(model, fit.energies)
+    if freeze:
+        _freeze_graph(model)
+    start_state = copy.deepcopy(model.state_dict())
+    val_start = _energy_mae(model, val) if len(val) and selection == "best_val" else None
     with_stress = all(s is not None for s in train.stresses + val.stresses)
     trainer = Trainer(
         model=model,
@@ -319,9 +337,22 @@ def finetune_chgnet(
             save_dir=tmp,
             train_composition_model=atomref_mode == "trainable",
         )
+        trained = trainer.model
+        assert trained is not None  # set by the constructor
+        val_curve = [float(x) for x in trainer.training_history["e"]["val"]]
+        selected = len(val_curve)
+        if val_start is not None:
+            val_curve = [val_start, *val_curve]
+            selected = int(np.argmin(val_curve))  # the first of equals: fewer epochs
+            if selected == 0:
+                trained.load_state_dict(start_state)
+            elif selected < len(val_curve) - 1:
+                best = next(Path(tmp).glob("bestE_*"))  # the trainer's best-val checkpoint
+                state = torch.load(best, map_location="cpu", weights_only=False)
+                trained.load_state_dict(state["model"]["state_dict"])
+        elif not len(val):
+            val_curve = []  # the trainer validated on the training set: not a validation
     seconds = time.perf_counter() - start
-    trained = trainer.model
-    assert trained is not None  # set by the constructor
     trained.eval()
     record = {
         "atomref_before": before,
@@ -329,8 +360,38 @@ def finetune_chgnet(
         "history": {k: dict(v) for k, v in trainer.training_history.items()},
         "train_seconds": seconds,
         "loss_weights": weights,
+        "val_energy_mae": val_curve,
+        "selected_epoch": selected,
     }
     return trained, record
+
+
+_FROZEN = (
+    "atom_embedding",
+    "bond_embedding",
+    "angle_embedding",
+    "bond_basis_expansion",
+    "angle_basis_expansion",
+    "bond_conv_layers",
+    "angle_layers",
+)
+
+
+def _freeze_graph(model: Any) -> None:
+    """Stop gradients of the embeddings and of all but the last interaction block."""
+    modules = [getattr(model, name) for name in _FROZEN] + list(model.atom_conv_layers[:-1])
+    for module in modules:
+        for param in getattr(module, "parameters", lambda: [])():
+            param.requires_grad = False
+
+
+def _energy_mae(model: Any, data: TrainingSet) -> float:
+    """Energy MAE per atom (eV/atom) of a CHGNet on ``data``, as the trainer validates it."""
+    model.eval()
+    preds = model.predict_structure(list(data.structures), task="e", batch_size=len(data))
+    preds = [preds] if isinstance(preds, dict) else preds
+    energies = np.array([float(np.asarray(p["e"]).item()) for p in preds])
+    return float(np.mean(np.abs(energies - data.energies_per_atom())))
 
 
 def _graph_energies(model: Any, structures: Sequence[Structure]) -> np.ndarray:

@@ -2,7 +2,9 @@
 
 Both documents are written as JSON into the model folder (setting ``model_dir``) next to
 what they describe, so that :func:`pesbench.mlip.load_model` finds them by model id
-without a database, and are returned by their Makers (so they land in the JobStore too).
+without a database; they are also upserted into the ``corrections`` collection (key
+``model_id``, :mod:`pesbench.stores.corrections`), which the campaign report reads, and
+returned by their Makers (so they land in the JobStore too).
 """
 
 from __future__ import annotations
@@ -15,13 +17,24 @@ from pydantic import Field
 
 from pesbench.schemas.base import Functional, PesbenchDoc
 
-__all__ = ["AtomRefMode", "FineTuneDoc", "HeldOutMetrics", "ScaleFitDoc", "scale_fit_id"]
+__all__ = [
+    "AtomRefMode",
+    "FineTuneDoc",
+    "HeldOutMetrics",
+    "ScaleFitDoc",
+    "Selection",
+    "scale_fit_id",
+]
 
 AtomRefMode = Literal["refit", "frozen", "trainable", "scratch"]
 """How a fine-tune treats CHGNet's elemental reference energies (AtomRef):
 ``refit`` least squares on the training references, then frozen (the transfer paper's best);
 ``frozen`` the pretrained (GGA) values kept; ``trainable`` the pretrained values trained
 with the rest; ``scratch`` a randomly initialised CHGNet with a refitted frozen AtomRef."""
+
+Selection = Literal["best_val", "last"]
+"""Which weights a fine-tune keeps: ``best_val`` the epoch (or the starting weights) with the
+lowest validation energy MAE, ``last`` the final epoch's."""
 
 
 def scale_fit_id(base_model: str, scale: float, reference_ids: list[str]) -> str:
@@ -54,6 +67,9 @@ class ScaleFitDoc(PesbenchDoc):
     structure_ids: list[str] = Field(description="structure_id of every structure fitted.")
     materials: list[str] = Field(
         default_factory=list, description="Reduced formulas of the fitted structures' bulks."
+    )
+    campaign: str | None = Field(
+        default=None, description="Campaign whose references were fitted, when one."
     )
     n_components: int = Field(description="Force components in the fit.")
     force_mae_before: float = Field(description="Force MAE on the fitted structures, eV/Å.")
@@ -95,11 +111,30 @@ class FineTuneDoc(PesbenchDoc):
     )
     n_structures: dict[str, int] = Field(description="Structures in each split.")
     reference_ids: list[str] = Field(description="reference_id of every reference used.")
+    campaign: str | None = Field(
+        default=None, description="Campaign whose references it was trained on, when one."
+    )
     seed: int = Field(description="Seed of the split and of torch (weights and batches).")
     epochs: int = Field(description="Training epochs.")
     learning_rate: float = Field(description="Adam learning rate.")
     batch_size: int = Field(description="Structures per batch.")
     loss_weights: dict[str, float] = Field(description="Loss weights e, f, s.")
+    freeze: bool = Field(
+        default=False,
+        description="Embeddings and all but the last interaction block frozen (CHGNet's "
+        "fine-tuning recipe for small data); only the last block and the readout train.",
+    )
+    selection: Selection = Field(default="last", description="Which weights were kept.")
+    selected_epoch: int = Field(
+        default=-1,
+        description="Epoch whose weights were kept (1-based); 0: the starting weights (after "
+        "the AtomRef refit) validated best; -1: not recorded.",
+    )
+    val_energy_mae: list[float] = Field(
+        default_factory=list,
+        description="Validation energy MAE (eV/atom) of the starting weights, then after each "
+        "epoch; empty without a validation set.",
+    )
     device: str = Field(description="Torch device trained on.")
     train_seconds: float = Field(description="Wall time of the training, s.")
     checkpoint: str = Field(description="File name of the checkpoint in the model folder.")

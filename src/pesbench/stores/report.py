@@ -2,6 +2,9 @@
 
 Reads the ``comparisons`` (brought up to date first, incrementally), and the forces of
 the references and predictions they name; draws with :mod:`pesbench.analysis.plots`.
+Corrected models (``corrections``: fine-tunes and softening-scale fits trained on the
+campaign's references or predicted with in it) get a section of their own, with the
+held-out errors before and after.
 References whose code is not a DFT code (a uMLIP standing in for DFT) are flagged at the
 top of the page and in every table (column ``reference_code``).
 """
@@ -34,8 +37,10 @@ from pesbench.analysis.referencing import (
 )
 from pesbench.analysis.softening import softening_scale
 from pesbench.errors import PesbenchError
+from pesbench.schemas.correction import FineTuneDoc, ScaleFitDoc
 from pesbench.settings import PesbenchSettings, get_settings
 from pesbench.stores.builders import build_comparisons, collection_store
+from pesbench.stores.corrections import load_corrections
 from pesbench.stores.query import query_comparisons
 
 __all__ = ["DFT_CODES", "ReportFiles", "write_report"]
@@ -156,6 +161,51 @@ def _cross_functional(campaign: str, settings: PesbenchSettings) -> tuple[Any, s
     return fig, text
 
 
+def _corrections(
+    campaign: str, models: list[str], settings: PesbenchSettings
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Tables of the fine-tunes and of the scale fits of ``campaign`` or its ``models``."""
+    tuned, fits = [], []
+    for doc in load_corrections(settings, campaign=campaign, model_ids=models):
+        if isinstance(doc, FineTuneDoc):
+            before, after = doc.before, doc.after
+            tuned.append(
+                {
+                    "model_id": doc.model_id,
+                    "base_model": doc.base_model,
+                    "functional": doc.functional,
+                    "atomref": doc.atomref_mode,
+                    "freeze": doc.freeze,
+                    "train": ", ".join(doc.split.get("train", [])),
+                    "val": ", ".join(doc.split.get("val", [])),
+                    "test": ", ".join(doc.split.get("test", [])),
+                    "n_train": doc.n_structures.get("train", 0),
+                    "n_test": doc.n_structures.get("test", 0),
+                    "seed": doc.seed,
+                    "learning_rate": doc.learning_rate,
+                    "epoch_kept": f"{doc.selected_epoch}/{doc.epochs}",
+                    "energy_mae_before": before.energy_mae_per_atom * 1000 if before else None,
+                    "energy_mae_after": after.energy_mae_per_atom * 1000 if after else None,
+                    "force_mae_before": before.force_mae if before else None,
+                    "force_mae_after": after.force_mae if after else None,
+                }
+            )
+        elif isinstance(doc, ScaleFitDoc):
+            fits.append(
+                {
+                    "model_id": doc.model_id,
+                    "base_model": doc.base_model,
+                    "functional": doc.functional,
+                    "scale": doc.scale,
+                    "materials": ", ".join(sorted(set(doc.materials))),
+                    "n_structures": len(doc.structure_ids),
+                    "force_mae_before": doc.force_mae_before,
+                    "force_mae_after": doc.force_mae_after,
+                }
+            )
+    return pd.DataFrame(tuned), pd.DataFrame(fits)
+
+
 def _table(frame: pd.DataFrame, columns: list[str]) -> str:
     cols = [c for c in columns if c in frame.columns]
     table = frame[cols].to_html(
@@ -274,6 +324,33 @@ def write_report(
         parts.append(_img(figure_png(fig), "GGA vs r2SCAN"))
         result.figures.append("GGA vs r2SCAN")
     parts.append(f'<p class="note">{html.escape(text)}</p>')
+    parts.append("<h2>Corrected models</h2>")
+    tuned, fits = _corrections(campaign, sorted(set(material["model_id"])), settings)
+    for name, frame in (("finetunes", tuned), ("scale_fits", fits)):
+        if not frame.empty:
+            path = out_dir / f"{name}.csv"
+            frame.to_csv(path, index=False)
+            result.csv.append(path)
+    if not tuned.empty:
+        parts.append(
+            '<p class="note">Fine-tuned CHGNet models: held-out (test materials) energy MAE '
+            "in meV/atom and force MAE in eV/Å of the base model before and of the "
+            "fine-tuned model after. Epoch kept: by validation energy MAE (0: the starting "
+            "weights after the AtomRef refit).</p>"
+        )
+        parts.append(_table(tuned, list(tuned.columns)))
+    if not fits.empty:
+        parts.append(
+            '<p class="note">One-parameter softening corrections: scale fitted on the '
+            "listed structures; force MAE (eV/Å) on those structures before and after.</p>"
+        )
+        parts.append(_table(fits, list(fits.columns)))
+    if tuned.empty and fits.empty:
+        parts.append(
+            '<p class="note">None: fine-tune on this campaign\'s references with '
+            f"<code>pesbench finetune --campaign {html.escape(campaign)}</code>, or fit the "
+            "softening scale with <code>pesbench fit-scale</code>.</p>"
+        )
     notes = [n for n in material.get("notes", pd.Series(dtype=str)).dropna() if n]
     if notes:
         parts.append("<h2>Notes</h2><ul>")
