@@ -87,6 +87,11 @@ def test_finetuned_and_scaled_model_ids_run_through_pesbench_run(
     data = load_training_set("r2SCAN", settings=db_settings)
     assert sorted(set(data.materials)) == ["Al", "Cu"]
     assert len(data) == 6
+    assert (
+        load_training_set("r2SCAN", settings=db_settings, campaign=["emt-refs", "x"]).ids
+        == data.ids
+    )
+    assert not len(load_training_set("r2SCAN", settings=db_settings, campaign="x"))
 
     maker = FineTuneMaker(
         epochs=1, batch_size=3, seed=7, val_materials=[], test_materials=["Al"], campaign="emt-refs"

@@ -61,7 +61,7 @@ def load_training_set(
     *,
     settings: PesbenchSettings | None = None,
     structure_ids: Sequence[str] | None = None,
-    campaign: str | None = None,
+    campaign: str | Sequence[str] | None = None,
 ) -> TrainingSet:
     """The successful stored references of ``functional``, with their materials.
 
@@ -74,7 +74,7 @@ def load_training_set(
     structure_ids
         Only these structures (default: all).
     campaign
-        Only references recorded for this campaign.
+        Only references recorded for this campaign (or these campaigns).
 
     Returns
     -------
@@ -86,8 +86,10 @@ def load_training_set(
     criteria: dict[str, Any] = {"functional": functional, "status": "success"}
     if structure_ids is not None:
         criteria["structure_id"] = {"$in": list(structure_ids)}
-    if campaign is not None:
+    if isinstance(campaign, str):
         criteria["campaign"] = campaign
+    elif campaign is not None:
+        criteria["campaign"] = {"$in": list(campaign)}
     with ReferenceStore(settings) as refs:
         docs = sorted(refs.query(criteria), key=lambda d: d.reference_id)
     store = collection_store("structures", settings)
