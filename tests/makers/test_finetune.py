@@ -101,6 +101,8 @@ def test_finetuned_and_scaled_model_ids_run_through_pesbench_run(
     assert doc.campaign == "emt-refs"
     assert doc.selection == "last"  # no validation material to select on
     assert doc.selected_epoch == 1
+    (note,) = doc.notes  # trained on Cu only: Al's reference energy is not refitted
+    assert note.startswith("Al (test) is not a combination of the training compositions (Al not")
     assert load_corrections(db_settings, campaign="emt-refs") == [doc]  # what the report reads
     assert doc.n_structures == {"train": 3, "val": 0, "test": 3}
     assert doc.seed == 7
@@ -161,6 +163,7 @@ def test_finetune_and_fit_scale_commands(db_settings: PesbenchSettings, tmp_path
     )
     assert result.exit_code == 0, result.output
     assert "held out: Al" in result.output
+    assert "warning: Al (test) is not a combination" in result.output
     (tuned,) = load_corrections(db_settings, campaign="emt-cli")
     assert isinstance(tuned, FineTuneDoc)
     assert f"use it as a model id: {tuned.model_id}" in result.output

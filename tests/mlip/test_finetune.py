@@ -13,6 +13,7 @@ from pesbench.mlip.finetune import (
     atomref_of,
     finetune_chgnet,
     refit_atomref,
+    span_notes,
     split_by_material,
 )
 
@@ -213,3 +214,15 @@ def test_freeze_trains_only_the_last_block_and_the_readout() -> None:
     assert same("bond_conv_layers.")
     assert not same(f"atom_conv_layers.{last}.")
     assert not same("mlp.")
+
+
+def test_span_notes_flag_held_out_materials_the_refit_cannot_fix() -> None:
+    train = ["Mg4O4", "Ca4O4", "Li4O2", "Ca2F4"]  # cells, not reduced formulas
+    assert span_notes(train, {"LiF": "test", "MgF2": "val"}) == []  # both in the span
+    notes = span_notes(["CaF2", "CaO", "MgO"], {"LiF": "test", "Li2O": "val"})
+    assert len(notes) == 2
+    assert notes[0].startswith("Li2O (val) is not a combination")
+    assert all("(Li not in training)" in n for n in notes)
+    (note,) = span_notes(["MgO", "CaF2"], {"CaO": "test"})
+    assert "CaO (test)" in note
+    assert "(not in their span)" in note

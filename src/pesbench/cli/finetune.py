@@ -93,6 +93,8 @@ def finetune(
         f"validation {', '.join(doc.split['val']) or 'none'}; epoch kept "
         f"{doc.selected_epoch}/{doc.epochs}"
     )
+    for note in doc.notes:
+        console.print(f"[yellow]warning:[/] {note}")
     if doc.before is not None and doc.after is not None:
         table = Table(title=f"held out: {', '.join(doc.split['test'])}")
         for column in ("model", "structures", "energy MAE (meV/atom)", "force MAE (eV/Å)"):

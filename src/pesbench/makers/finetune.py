@@ -27,6 +27,7 @@ from pesbench.mlip.finetune import (
     TrainingSet,
     finetune_chgnet,
     save_chgnet,
+    span_notes,
     split_by_material,
 )
 from pesbench.mlip.ids import parse_model_id
@@ -291,6 +292,10 @@ def run_finetune(
         checkpoint=checkpoint.name,
         checksum=checksum,
         sanity_energies=sanity_energies,
+        notes=span_notes(
+            [s.composition for s in parts["train"].structures],
+            {m: name for name in ("val", "test") for m in split[name]},
+        ),
     )
     model_card_path(checkpoint).write_text(doc.model_dump_json(indent=1))
     if len(parts["test"]):

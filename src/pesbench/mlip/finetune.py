@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 from numpy.typing import ArrayLike
-from pymatgen.core import Element, Structure
+from pymatgen.core import Composition, Element, Structure
 
 from pesbench.analysis.referencing import (
     AtomRef,
@@ -46,6 +46,7 @@ __all__ = [
     "refit_atomref",
     "save_chgnet",
     "set_atomref",
+    "span_notes",
     "split_by_material",
 ]
 
@@ -200,6 +201,43 @@ def atomref_of(model: Any, elements: Sequence[str]) -> dict[str, float]:
     """A CHGNet's AtomRef values (eV/atom) of ``elements``."""
     weight = model.composition_model.fc.weight.detach().cpu().numpy().reshape(-1)
     return {el: float(weight[Element(el).Z - 1]) for el in elements}
+
+
+def span_notes(train: Sequence[CompositionLike], others: Mapping[str, str]) -> list[str]:
+    """Warnings for the materials whose reference energy the training set does not fix.
+
+    A refitted AtomRef fixes the reference energy of exactly the compositions in the span
+    of the training compositions; for any other, part of its reference energy stays at
+    the base model's values (the minimum-norm shift), an offset training cannot see.
+
+    Parameters
+    ----------
+    train
+        Compositions of the training structures.
+    others
+        Material (reduced formula) -> the split it is in (``val``, ``test``).
+    """
+    elements = sorted(
+        {str(el) for c in train for el in Composition(c).elements}
+        | {str(el) for m in others for el in Composition(m).elements}
+    )
+    matrix, _ = composition_matrix(list(train), elements)
+    notes = []
+    for material, split in sorted(others.items()):
+        target, _ = composition_matrix([material], elements)
+        coef, *_ = np.linalg.lstsq(matrix.T, target[0], rcond=None)
+        residual = float(np.linalg.norm(matrix.T @ coef - target[0]))
+        if residual > 1e-8 * float(np.linalg.norm(target[0])):
+            trained = {str(el) for c in train for el in Composition(c).elements}
+            missing = sorted(
+                str(el) for el in Composition(material).elements if str(el) not in trained
+            )
+            why = f"{', '.join(missing)} not in training" if missing else "not in their span"
+            notes.append(
+                f"{material} ({split}) is not a combination of the training compositions "
+                f"({why}): part of its reference energy stays at the base model's AtomRef"
+            )
+    return notes
 
 
 def set_atomref(model: Any, energies: Mapping[str, float]) -> None:

@@ -143,6 +143,11 @@ class FineTuneDoc(PesbenchDoc):
         description="Energy per atom of the sanity-check cells predicted after saving, "
         "eV/atom: the recorded expectation the saved model is checked against on load."
     )
+    notes: list[str] = Field(
+        default_factory=list,
+        description="Warnings: validation or test materials outside the span of the "
+        "training compositions (their reference energies are not refitted).",
+    )
     before: HeldOutMetrics | None = Field(default=None, description="Base model on the test set.")
     after: HeldOutMetrics | None = Field(
         default=None, description="Fine-tuned model on the test set."

@@ -188,6 +188,7 @@ def _corrections(
                     "energy_mae_after": after.energy_mae_per_atom * 1000 if after else None,
                     "force_mae_before": before.force_mae if before else None,
                     "force_mae_after": after.force_mae if after else None,
+                    "notes": "; ".join(doc.notes),
                 }
             )
         elif isinstance(doc, ScaleFitDoc):
