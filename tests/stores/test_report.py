@@ -160,7 +160,10 @@ def test_report_shows_the_campaigns_corrected_models(
     db_settings: PesbenchSettings, tmp_path: Path
 ) -> None:
     populate(db_settings)
-    save_correction(_finetune("demo", "ft-demo.pth.tar", 0.7689, 0.0126), db_settings)
+    tuned = _finetune("demo", "ft-demo.pth.tar", 0.7689, 0.0126)
+    save_correction(
+        tuned.model_copy(update={"notes": ["Zn (val) is off", "CuO (test) too"]}), db_settings
+    )
     save_correction(_finetune("other", "ft-other.pth.tar", 0.5, 0.4), db_settings)
     fit = ScaleFitDoc(
         fit_id="abc123def456", base_model="chgnet-0.3.0", functional="PBE", scale=0.8,
@@ -174,6 +177,8 @@ def test_report_shows_the_campaigns_corrected_models(
     files = write_report("demo", tmp_path / "rep", db_settings)
     page = files.html.read_text()
     assert "chgnet:ft-demo.pth.tar" in page
+    assert "<li>chgnet:ft-demo.pth.tar: Zn (val) is off</li>" in page
+    assert "<li>chgnet:ft-demo.pth.tar: CuO (test) too</li>" in page
     assert "ft-other" not in page
     assert "chgnet-0.3.0+scale@0123456789ab" in page
     assert "abc123def456" not in page

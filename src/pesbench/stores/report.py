@@ -339,7 +339,26 @@ def write_report(
             "fine-tuned model after. Epoch kept: by validation energy MAE (0: the starting "
             "weights after the AtomRef refit).</p>"
         )
-        parts.append(_table(tuned, list(tuned.columns)))
+        shown = tuned.drop(columns=["functional", "notes", "n_test"]).rename(
+            columns={
+                "energy_mae_before": "E MAE before",
+                "energy_mae_after": "E MAE after",
+                "force_mae_before": "F MAE before",
+                "force_mae_after": "F MAE after",
+                "learning_rate": "lr",
+            }
+        )
+        parts.append(_table(shown, list(shown.columns)))
+        warnings = [
+            (m, n)
+            for m, ns in zip(tuned["model_id"], tuned["notes"], strict=True)
+            for n in ns.split("; ")
+            if n
+        ]
+        if warnings:
+            parts.append('<ul class="note">')
+            parts += [f"<li>{html.escape(m)}: {html.escape(n)}</li>" for m, n in warnings]
+            parts.append("</ul>")
     if not fits.empty:
         parts.append(
             '<p class="note">One-parameter softening corrections: scale fitted on the '
