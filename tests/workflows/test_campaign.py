@@ -10,6 +10,7 @@ from fireworks import FWorker
 from fireworks.core.rocket_launcher import rapidfire
 from pymatgen.core import Lattice, Structure
 
+from pesbench.makers.finetune import load_training_set
 from pesbench.settings import PesbenchSettings
 from pesbench.stores.builders import collection_store
 from pesbench.stores.launchpad import get_launchpad
@@ -69,6 +70,15 @@ def test_overlapping_campaign_computes_only_what_is_new(
     summary = run_campaign(wider, db_settings)
     assert summary["references_new"] == 6  # only the PBE+U ones
     assert summary["references_reused"] == 12
+
+    # the reused results count as the wider campaign's too, not only as the first one's
+    assert _count("references", {"campaign": "emt-test", "campaigns": "wider"}, db_settings) == 12
+    assert _count("references", {"campaign": "wider", "campaigns": ["wider"]}, db_settings) == 6
+    assert _count("predictions", {"campaigns": ["emt-test", "wider"]}, db_settings) == 6
+    assert campaign_status("wider", db_settings).references == {"success": 18, "failed": 0}
+    assert campaign_status("emt-test", db_settings).references == {"success": 12, "failed": 0}
+    r2scan = load_training_set("r2SCAN", settings=db_settings, campaign="wider")
+    assert len(r2scan) == 6  # computed by emt-test, reused by wider
 
 
 def test_failed_references_are_stored_and_not_compared(

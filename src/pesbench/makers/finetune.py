@@ -45,7 +45,7 @@ from pesbench.schemas.structure import StructureDoc
 from pesbench.settings import PesbenchSettings, get_settings
 from pesbench.stores.builders import collection_store
 from pesbench.stores.corrections import save_correction
-from pesbench.stores.references import ReferenceStore
+from pesbench.stores.references import ReferenceStore, in_campaign
 
 __all__ = [
     "FineTuneMaker",
@@ -75,7 +75,7 @@ def load_training_set(
     structure_ids
         Only these structures (default: all).
     campaign
-        Only references recorded for this campaign (or these campaigns).
+        Only references this campaign (or these campaigns) computed or reused.
 
     Returns
     -------
@@ -87,10 +87,8 @@ def load_training_set(
     criteria: dict[str, Any] = {"functional": functional, "status": "success"}
     if structure_ids is not None:
         criteria["structure_id"] = {"$in": list(structure_ids)}
-    if isinstance(campaign, str):
-        criteria["campaign"] = campaign
-    elif campaign is not None:
-        criteria["campaign"] = {"$in": list(campaign)}
+    if campaign is not None:
+        criteria.update(in_campaign(campaign))
     with ReferenceStore(settings) as refs:
         docs = sorted(refs.query(criteria), key=lambda d: d.reference_id)
     store = collection_store("structures", settings)

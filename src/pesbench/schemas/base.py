@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+)
 from pymatgen.core import Structure
 
 from pesbench import __version__
@@ -84,5 +92,17 @@ class PesResultDoc(PesbenchDoc):
         None, description="Stress tensor, 3x3, GPa, positive = tensile (ASE sign)."
     )
     magmoms: list[float] | None = Field(None, description="Magnetic moment per atom, μB.")
-    campaign: str | None = Field(None, description="Campaign that asked for it, if any.")
+    campaign: str | None = Field(None, description="Campaign that computed it, if any.")
+    campaigns: list[str] = Field(
+        default_factory=list,
+        validate_default=True,
+        description="Every campaign that asked for it: ``campaign`` first, then those that "
+        "reused it (added when their plan finds it stored).",
+    )
     tags: list[str] = Field(default_factory=list, description="Free labels.")
+
+    @field_validator("campaigns")
+    @classmethod
+    def _with_own_campaign(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        own = info.data.get("campaign")
+        return value if own is None or own in value else [own, *value]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from maggma.stores import MongoStore
@@ -11,10 +11,20 @@ from pesbench.schemas.reference import ReferenceDoc
 from pesbench.settings import PesbenchSettings, get_settings
 from pesbench.stores.connection import database_uri
 
-__all__ = ["REFERENCES_COLLECTION", "ReferenceStore", "reference_from_output"]
+__all__ = ["REFERENCES_COLLECTION", "ReferenceStore", "in_campaign", "reference_from_output"]
 
 REFERENCES_COLLECTION = "references"
 """Collection of the DFT references (DESIGN.md's data model)."""
+
+
+def in_campaign(campaign: str | Sequence[str]) -> dict[str, Any]:
+    """Mongo criteria: the references (or predictions) ``campaign`` computed or reused.
+
+    ``campaign`` is the campaign that computed a result; ``campaigns`` also lists those
+    whose plan found it stored. Several names: any of them.
+    """
+    names = {"$in": [campaign] if isinstance(campaign, str) else list(campaign)}
+    return {"$or": [{"campaign": names}, {"campaigns": names}]}
 
 
 class ReferenceStore:

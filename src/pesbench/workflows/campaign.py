@@ -139,6 +139,15 @@ def _existing(
         return {doc[key] for doc in coll.find(criteria, {key: 1})}
 
 
+def _join(
+    collection: str, key: str, ids: set[str], campaign: str, settings: PesbenchSettings
+) -> None:
+    """Record that ``campaign`` reuses the stored results ``ids`` (their ``campaigns``)."""
+    if ids:
+        with open_collection(collection, settings) as coll:
+            coll.update_many({key: {"$in": list(ids)}}, {"$addToSet": {"campaigns": campaign}})
+
+
 @job
 def plan_campaign(
     spec_data: dict[str, Any], generations: list[GenerationDoc | dict], retry_failed: bool = False
@@ -167,6 +176,7 @@ def plan_campaign(
             ref_id = reference_id(doc.structure_id, functional, hash_inputs(settings_))
             wanted[ref_id] = (doc, functional)
     have = _existing("references", "reference_id", list(wanted), retry_failed, settings)
+    _join("references", "reference_id", have, spec.name, settings)
     todo = {ref_id: item for ref_id, item in wanted.items() if ref_id not in have}
 
     jobs: list[Job | Flow] = []
@@ -196,6 +206,7 @@ def plan_campaign(
         checksum = load_model(model_id, device="cpu").info.checksum
         by_id = {prediction_id(doc.structure_id, checksum): doc for doc in unique}
         done = _existing("predictions", "prediction_id", list(by_id), retry_failed, settings)
+        _join("predictions", "prediction_id", done, spec.name, settings)
         reused_predictions += len(done)
         pending = [doc for pid, doc in by_id.items() if pid not in done]
         chunks = [pending[i : i + spec.chunk_size] for i in range(0, len(pending), spec.chunk_size)]

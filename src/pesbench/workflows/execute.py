@@ -17,6 +17,7 @@ from pesbench.settings import PesbenchSettings, get_settings
 from pesbench.stores.connection import open_collection
 from pesbench.stores.jobstore import get_job_store
 from pesbench.stores.launchpad import get_launchpad
+from pesbench.stores.references import in_campaign
 from pesbench.workflows.campaign import CAMPAIGNS_COLLECTION, build_campaign_flow
 from pesbench.workflows.spec import CampaignSpec, SpecError
 
@@ -177,9 +178,9 @@ def campaign_status(name: str, settings: PesbenchSettings | None = None) -> Camp
     ):
         with open_collection(collection, settings) as coll:
             for state in ("success", "failed"):
-                counts[state] = coll.count_documents({"campaign": name, "status": state})
+                counts[state] = coll.count_documents({**in_campaign(name), "status": state})
     with open_collection("references", settings) as refs:
-        for doc in refs.find({"campaign": name, "status": "failed"}):
+        for doc in refs.find({**in_campaign(name), "status": "failed"}):
             status.failures.append(f"{doc['reference_id']}: {doc.get('failure_reason')}")
     launchpad = get_launchpad(settings)
     fw_ids = _campaign_fw_ids(launchpad, name)
