@@ -12,8 +12,9 @@ from pymatgen.core import Lattice, Structure
 
 from pesbench.makers.finetune import load_training_set
 from pesbench.settings import PesbenchSettings
-from pesbench.stores.builders import collection_store
+from pesbench.stores.builders import build_comparisons, collection_store
 from pesbench.stores.launchpad import get_launchpad
+from pesbench.stores.query import query_comparisons
 from pesbench.workflows.execute import campaign_status, run_campaign, submit_campaign
 from pesbench.workflows.fireworks import DFT_CATEGORY, MLIP_CATEGORY
 from pesbench.workflows.spec import SpecError, load_spec
@@ -79,6 +80,16 @@ def test_overlapping_campaign_computes_only_what_is_new(
     assert campaign_status("emt-test", db_settings).references == {"success": 12, "failed": 0}
     r2scan = load_training_set("r2SCAN", settings=db_settings, campaign="wider")
     assert len(r2scan) == 6  # computed by emt-test, reused by wider
+
+    # so do their comparisons: wider's report and queries show every group it asked for
+    first = query_comparisons(db_settings, "structure", campaign="emt-test")
+    both = query_comparisons(db_settings, "structure", campaign="wider")
+    assert len(first) > 0
+    assert set(first["comparison_id"]) < set(both["comparison_id"])  # plus the PBE+U pairs
+    assert set(both["functional"]) == {"PBE", "PBE+U"}  # native pairs of a PBE model
+    material = query_comparisons(db_settings, "material", campaign="wider")
+    assert set(material["functional"]) == {"PBE", "PBE+U"}
+    assert build_comparisons(db_settings) == {"structure": 0, "material": 0}  # up to date
 
 
 def test_failed_references_are_stored_and_not_compared(

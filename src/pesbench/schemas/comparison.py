@@ -70,6 +70,11 @@ class _ComparisonBase(PesbenchDoc):
     reference_code: str = Field(description="DFT code of the reference ('vasp', 'gpaw', ...).")
     pairing: Pairing = Field(description="'native' (trained on it) or 'cross' functional.")
     campaign: str | None = Field(None, description="Campaign of the reference, if any.")
+    campaigns: list[str] = Field(
+        default_factory=list,
+        description="Campaigns it belongs to: structure level, those that asked for both the "
+        "reference and the prediction; material level, those of its members.",
+    )
 
 
 class StructureComparisonDoc(_ComparisonBase):

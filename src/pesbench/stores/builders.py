@@ -61,8 +61,29 @@ COLLECTION_KEYS = {
 MAX_DOC_BYTES = 15 * 1024 * 1024
 """Largest BSON document a builder writes (MongoDB refuses over 16 MiB)."""
 
-_REF_FIELDS = ["reference_id", "structure_id", "functional", "code", "created_at", "campaign"]
-_PRED_FIELDS = ["prediction_id", "structure_id", "model", "created_at", "campaign"]
+_REF_FIELDS = [
+    "reference_id", "structure_id", "functional", "code", "created_at", "campaign", "campaigns"
+]  # fmt: skip
+_PRED_FIELDS = ["prediction_id", "structure_id", "model", "created_at", "campaign", "campaigns"]
+
+
+def _members(doc: dict[str, Any]) -> set[str]:
+    """Campaigns that asked for a reference or prediction (computed it or reused it)."""
+    own = {doc["campaign"]} if doc.get("campaign") else set()
+    return own | set(doc.get("campaigns") or [])
+
+
+def pair_campaigns(ref: dict[str, Any], pred: dict[str, Any]) -> list[str]:
+    """Campaigns of a (reference, prediction) comparison: those that asked for both.
+
+    Results stored before campaigns were recorded on reuse may share none: then the
+    campaign of the reference, else of the prediction.
+    """
+    both = _members(ref) & _members(pred)
+    if both:
+        return sorted(both)
+    first = ref.get("campaign") or pred.get("campaign")
+    return [first] if first else []
 
 
 def collection_store(name: str, settings: PesbenchSettings | None = None) -> MongoStore:
@@ -168,7 +189,11 @@ class StructureComparisonBuilder(_CountingBuilder):
                     continue
                 cid = structure_comparison_id(pred["prediction_id"], ref["reference_id"])
                 stamp = _stamp(
-                    cid, pred["created_at"], ref["created_at"], self._structure_stamp(ref)
+                    cid,
+                    pred["created_at"],
+                    ref["created_at"],
+                    self._structure_stamp(ref),
+                    *pair_campaigns(ref, pred),  # a campaign reusing the pair rebuilds it
                 )
                 if existing.get(cid) == stamp:
                     continue
@@ -225,6 +250,7 @@ class StructureComparisonBuilder(_CountingBuilder):
             if is_native_pair(pred["model"]["functional"], ref["functional"])
             else "cross",
             campaign=ref.get("campaign") or pred.get("campaign"),
+            campaigns=pair_campaigns(ref, pred),
             structure_id=sid,
             prediction_id=pred["prediction_id"],
             reference_id=ref["reference_id"],
@@ -388,6 +414,7 @@ class MaterialComparisonBuilder(_CountingBuilder):
             reference_code=first["reference_code"],
             pairing=first["pairing"],
             campaign=first.get("campaign"),
+            campaigns=sorted({c for r in rows for c in r.get("campaigns") or []}),
             structure_ids=[r["structure_id"] for r in rows],
             n_structures=len(rows),
             properties=properties,

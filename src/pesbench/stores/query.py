@@ -49,8 +49,10 @@ def comparison_criteria(
 ) -> dict[str, Any]:
     """The Mongo criteria of a query of the ``comparisons`` collection."""
     criteria: dict[str, Any] = {"level": "material" if level == "properties" else level}
+    either: list[dict[str, Any]] = []
+    if campaign is not None:  # documents written before campaigns was recorded have campaign
+        either.append({"$or": [{"campaigns": campaign}, {"campaign": campaign}]})
     for key, value in (
-        ("campaign", campaign),
         ("category", category),
         ("model_id", model),
         ("functional", functional),
@@ -59,7 +61,9 @@ def comparison_criteria(
         if value is not None:
             criteria[key] = value
     if material is not None:
-        criteria["$or"] = [{"material": material}, {"formula": material}]
+        either.append({"$or": [{"material": material}, {"formula": material}]})
+    if either:
+        criteria["$and"] = either
     return criteria
 
 

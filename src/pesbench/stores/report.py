@@ -42,6 +42,7 @@ from pesbench.settings import PesbenchSettings, get_settings
 from pesbench.stores.builders import build_comparisons, collection_store
 from pesbench.stores.corrections import load_corrections
 from pesbench.stores.query import query_comparisons
+from pesbench.stores.references import in_campaign
 
 __all__ = ["DFT_CODES", "ReportFiles", "write_report"]
 
@@ -119,7 +120,7 @@ def _cross_functional(campaign: str, settings: PesbenchSettings) -> tuple[Any, s
     try:
         docs = list(
             store.query(
-                {"campaign": campaign, "status": "success"},
+                {**in_campaign(campaign), "status": "success"},
                 properties=["structure_id", "functional", "energy", "n_atoms", "code"],
             )
         )
