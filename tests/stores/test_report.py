@@ -136,8 +136,26 @@ def test_report_writes_html_with_figures_and_csv(
     assert {p.name for p in files.csv} == {"material.csv", "structure.csv", "properties.csv"}
     assert "None: fine-tune on this campaign" in page  # no corrected model yet
     assert structure_id(_bulks()[0]) in set(material["material"])
-    with pytest.raises(PesbenchError, match="no comparisons"):
+    with pytest.raises(PesbenchError, match="'nothing': it has no successful references"):
         write_report("nothing", tmp_path / "none", db_settings)
+
+
+def test_report_of_cross_functional_pairs_only_points_to_cross(
+    db_settings: PesbenchSettings, tmp_path: Path
+) -> None:
+    """r2SCAN references and a PBE-trained model: no native pair, so the error says --cross."""
+    populate(db_settings)
+    with MongoClient(db_settings.db_uri) as client:
+        db = client[db_settings.db_name]
+        db.references.delete_many({"functional": "PBE"})
+        db.predictions.delete_many({"model.functional": "r2SCAN"})
+        db.predictions.update_many({}, {"$set": {"campaign": "demo"}})
+    with pytest.raises(PesbenchError, match="references are r2SCAN and its models were trained"):
+        write_report("demo", tmp_path / "native", db_settings)
+    files = write_report("demo", tmp_path / "cross", db_settings, cross_functional=True)
+    material = pd.read_csv(tmp_path / "cross" / "material.csv")
+    assert set(material["pairing"]) == {"cross"}
+    assert files.html.is_file()
 
 
 def _finetune(campaign: str, checkpoint: str, before: float, after: float) -> FineTuneDoc:

@@ -40,6 +40,7 @@ from pesbench.errors import PesbenchError
 from pesbench.schemas.correction import FineTuneDoc, ScaleFitDoc
 from pesbench.settings import PesbenchSettings, get_settings
 from pesbench.stores.builders import build_comparisons, collection_store
+from pesbench.stores.connection import open_collection
 from pesbench.stores.corrections import load_corrections
 from pesbench.stores.query import query_comparisons
 from pesbench.stores.references import in_campaign
@@ -162,6 +163,29 @@ def _cross_functional(campaign: str, settings: PesbenchSettings) -> tuple[Any, s
     return fig, text
 
 
+def _why_no_comparisons(campaign: str, settings: PesbenchSettings) -> str:
+    """The error of a report with nothing to show, with what to do about it."""
+    with open_collection("references", settings) as refs:
+        functionals = sorted(
+            refs.distinct("functional", {**in_campaign(campaign), "status": "success"})
+        )
+    with open_collection("predictions", settings) as preds:
+        trained = sorted(
+            preds.distinct("model.functional", {**in_campaign(campaign), "status": "success"})
+        )
+    if not functionals or not trained:
+        return (
+            f"no comparisons for campaign {campaign!r}: it has "
+            f"{'no successful references' if not functionals else 'no successful predictions'}"
+            " stored (see `pesbench status`)"
+        )
+    return (
+        f"no comparisons for campaign {campaign!r}: its references are {', '.join(functionals)}"
+        f" and its models were trained on {', '.join(trained)}; compare across functionals "
+        "with `pesbench report --cross`"
+    )
+
+
 def _corrections(
     campaign: str, models: list[str], settings: PesbenchSettings
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -265,10 +289,7 @@ def write_report(
         build_comparisons(settings, cross_functional=cross_functional)
     material = query_comparisons(settings, "material", campaign=campaign)
     if material.empty:
-        raise PesbenchError(
-            f"no comparisons for campaign {campaign!r}: are its references and predictions "
-            "stored (with campaign set)?"
-        )
+        raise PesbenchError(_why_no_comparisons(campaign, settings))
     structure = query_comparisons(settings, "structure", campaign=campaign)
     props = query_comparisons(settings, "properties", campaign=campaign)
     out_dir.mkdir(parents=True, exist_ok=True)
