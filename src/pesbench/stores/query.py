@@ -15,6 +15,7 @@ import pandas as pd
 from pesbench.errors import PesbenchError
 from pesbench.settings import PesbenchSettings
 from pesbench.stores.builders import collection_store
+from pesbench.stores.references import in_campaign
 
 __all__ = [
     "EXPORT_FORMATS",
@@ -50,8 +51,8 @@ def comparison_criteria(
     """The Mongo criteria of a query of the ``comparisons`` collection."""
     criteria: dict[str, Any] = {"level": "material" if level == "properties" else level}
     either: list[dict[str, Any]] = []
-    if campaign is not None:  # documents written before campaigns was recorded have campaign
-        either.append({"$or": [{"campaigns": campaign}, {"campaign": campaign}]})
+    if campaign is not None:
+        either.append(in_campaign(campaign))
     for key, value in (
         ("category", category),
         ("model_id", model),

@@ -18,10 +18,11 @@ REFERENCES_COLLECTION = "references"
 
 
 def in_campaign(campaign: str | Sequence[str]) -> dict[str, Any]:
-    """Mongo criteria: the references (or predictions) ``campaign`` computed or reused.
+    """Mongo criteria: the references, predictions or comparisons of ``campaign``.
 
     ``campaign`` is the campaign that computed a result; ``campaigns`` also lists those
-    whose plan found it stored. Several names: any of them.
+    whose plan found it stored (documents stored before that was recorded have only
+    ``campaign``). Several names: any of them.
     """
     names = {"$in": [campaign] if isinstance(campaign, str) else list(campaign)}
     return {"$or": [{"campaign": names}, {"campaigns": names}]}

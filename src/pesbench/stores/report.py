@@ -188,12 +188,16 @@ def _why_no_comparisons(campaign: str, settings: PesbenchSettings) -> str:
 
 def _corrections(
     campaign: str, models: list[str], settings: PesbenchSettings
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Tables of the fine-tunes and of the scale fits of ``campaign`` or its ``models``."""
-    tuned, fits = [], []
+) -> tuple[pd.DataFrame, pd.DataFrame, list[tuple[str, str]]]:
+    """Tables of the fine-tunes and scale fits of ``campaign`` or its ``models``.
+
+    Also the fine-tunes' warnings, as (model id, note).
+    """
+    tuned, fits, warnings = [], [], []
     for doc in load_corrections(settings, campaign=campaign, model_ids=models):
         if isinstance(doc, FineTuneDoc):
             before, after = doc.before, doc.after
+            warnings += [(doc.model_id, note) for note in doc.notes]
             tuned.append(
                 {
                     "model_id": doc.model_id,
@@ -229,7 +233,7 @@ def _corrections(
                     "force_mae_after": doc.force_mae_after,
                 }
             )
-    return pd.DataFrame(tuned), pd.DataFrame(fits)
+    return pd.DataFrame(tuned), pd.DataFrame(fits), warnings
 
 
 def _table(frame: pd.DataFrame, columns: list[str]) -> str:
@@ -348,7 +352,7 @@ def write_report(
         result.figures.append("GGA vs r2SCAN")
     parts.append(f'<p class="note">{html.escape(text)}</p>')
     parts.append("<h2>Corrected models</h2>")
-    tuned, fits = _corrections(campaign, sorted(set(material["model_id"])), settings)
+    tuned, fits, warnings = _corrections(campaign, sorted(set(material["model_id"])), settings)
     for name, frame in (("finetunes", tuned), ("scale_fits", fits)):
         if not frame.empty:
             path = out_dir / f"{name}.csv"
@@ -361,7 +365,7 @@ def write_report(
             "fine-tuned model after. Epoch kept: by validation energy MAE (0: the starting "
             "weights after the AtomRef refit).</p>"
         )
-        shown = tuned.drop(columns=["functional", "notes", "n_test"]).rename(
+        shown = tuned.drop(columns=["functional", "n_test", "notes"]).rename(
             columns={
                 "energy_mae_before": "E MAE before",
                 "energy_mae_after": "E MAE after",
@@ -371,12 +375,6 @@ def write_report(
             }
         )
         parts.append(_table(shown, list(shown.columns)))
-        warnings = [
-            (m, n)
-            for m, ns in zip(tuned["model_id"], tuned["notes"], strict=True)
-            for n in ns.split("; ")
-            if n
-        ]
         if warnings:
             parts.append('<ul class="note">')
             parts += [f"<li>{html.escape(m)}: {html.escape(n)}</li>" for m, n in warnings]
