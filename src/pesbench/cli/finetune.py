@@ -142,36 +142,24 @@ def fit_scale(
     <model>+scale@<fit-id>, usable wherever a model id is.
     """
     settings = get_settings()
+    level = _functional(functional)
     data = load_training_set(
-        _functional(functional), settings=settings, structure_ids=structure_ids, campaign=campaign
+        level, settings=settings, structure_ids=structure_ids, campaign=campaign
     )
     if material is not None:
         data = data.subset([material])
     if not len(data):
-        where = " ".join(
-            x
-            for x in (
-                f"of campaign {campaign}" if campaign else "",
-                f"of {material}" if material else "",
-                "of the given structures" if structure_ids else "",
-            )
-            if x
-        )
-        raise PesbenchError(
-            f"no successful {functional} references {where} to fit".replace("  ", " ")
-        )
+        where = [
+            *([f"of campaign {campaign}"] if campaign else []),
+            *([f"of {material}"] if material else []),
+            *(["of the given structures"] if structure_ids else []),
+        ]
+        raise PesbenchError(" ".join(["no successful", level, "references", *where, "to fit"]))
     if not structure_ids:
         largest = [float(np.abs(f).max()) for f in data.forces]
         data = data.take(list(np.argsort(largest)[::-1][:top]))
     try:
-        fit = run_scale_fit(
-            model,
-            _functional(functional),
-            data,
-            device=device,
-            settings=settings,
-            campaign=campaign,
-        )
+        fit = run_scale_fit(model, level, data, device=device, settings=settings, campaign=campaign)
     except ValueError as exc:
         raise PesbenchError(str(exc)) from None
     if as_json:

@@ -222,13 +222,13 @@ def span_notes(train: Sequence[CompositionLike], others: Mapping[str, str]) -> l
         | {str(el) for m in others for el in Composition(m).elements}
     )
     matrix, _ = composition_matrix(list(train), elements)
+    trained = {el for el, n in zip(elements, matrix.sum(axis=0), strict=True) if n > 0}
     notes = []
     for material, split in sorted(others.items()):
         target, _ = composition_matrix([material], elements)
         coef, *_ = np.linalg.lstsq(matrix.T, target[0], rcond=None)
         residual = float(np.linalg.norm(matrix.T @ coef - target[0]))
         if residual > 1e-8 * float(np.linalg.norm(target[0])):
-            trained = {str(el) for c in train for el in Composition(c).elements}
             missing = sorted(
                 str(el) for el in Composition(material).elements if str(el) not in trained
             )
@@ -346,8 +346,8 @@ def finetune_chgnet(
         set_atomref(model, fit.energies)
     if freeze:
         _freeze_graph(model)
-    start_state = copy.deepcopy(model.state_dict())
     val_start = _energy_mae(model, val) if len(val) and selection == "best_val" else None
+    start_state = copy.deepcopy(model.state_dict()) if val_start is not None else None
     with_stress = all(s is not None for s in train.stresses + val.stresses)
     trainer = Trainer(
         model=model,
@@ -382,7 +382,7 @@ def finetune_chgnet(
         if val_start is not None:
             val_curve = [val_start, *val_curve]
             selected = int(np.argmin(val_curve))  # the first of equals: fewer epochs
-            if selected == 0:
+            if selected == 0 and start_state is not None:
                 trained.load_state_dict(start_state)
             elif selected < len(val_curve) - 1:
                 best = next(Path(tmp).glob("bestE_*"))  # the trainer's best-val checkpoint
@@ -423,26 +423,28 @@ def _freeze_graph(model: Any) -> None:
             param.requires_grad = False
 
 
+def _energies_per_atom(model: Any, structures: Sequence[Structure]) -> np.ndarray:
+    """Energies per atom (eV/atom) a CHGNet predicts, in eval mode, one batch."""
+    model.eval()
+    preds = model.predict_structure(list(structures), task="e", batch_size=len(structures))
+    preds = [preds] if isinstance(preds, dict) else preds
+    return np.array([float(np.asarray(p["e"]).item()) for p in preds])
+
+
 def _energy_mae(model: Any, data: TrainingSet) -> float:
     """Energy MAE per atom (eV/atom) of a CHGNet on ``data``, as the trainer validates it."""
-    model.eval()
-    preds = model.predict_structure(list(data.structures), task="e", batch_size=len(data))
-    preds = [preds] if isinstance(preds, dict) else preds
-    energies = np.array([float(np.asarray(p["e"]).item()) for p in preds])
+    energies = _energies_per_atom(model, data.structures)
     return float(np.mean(np.abs(energies - data.energies_per_atom())))
 
 
 def _graph_energies(model: Any, structures: Sequence[Structure]) -> np.ndarray:
     """Total energies (eV) a CHGNet predicts minus its AtomRef part: the graph's share."""
-    preds = model.predict_structure(list(structures), task="e", batch_size=len(structures))
-    preds = [preds] if isinstance(preds, dict) else preds
-    elements = [Element.from_Z(z).symbol for z in range(1, 95)]
-    mu = atomref_of(model, elements)
+    per_atom = _energies_per_atom(model, structures)
+    mu = atomref_of(model, [Element.from_Z(z).symbol for z in range(1, 95)])
     return np.array(
         [
-            len(s) * float(np.asarray(p["e"]).item())
-            - sum(n * mu[str(el)] for el, n in s.composition.get_el_amt_dict().items())
-            for p, s in zip(preds, structures, strict=True)
+            len(s) * e - sum(n * mu[el] for el, n in s.composition.get_el_amt_dict().items())
+            for e, s in zip(per_atom, structures, strict=True)
         ]
     )
 
