@@ -4,13 +4,13 @@ acceptance check of forces and stress against finite differences of the GPAW ene
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from ase.units import GPa
+from gpaw_engine import usable_gpaw
 from pymatgen.core import Lattice, Structure
 
 from pesbench.cli.doctor import OK, check_gpaw
@@ -26,13 +26,7 @@ CORES = min(2, default_cores())
 @pytest.fixture(scope="module")
 def engine() -> GpawEngine:
     """A usable GPAW engine; missing GPAW fails under CI and skips (with the reason) elsewhere."""
-    engine = GpawEngine(PesbenchSettings(dft_cores=CORES))
-    reason = engine.unavailable_reason()
-    if reason is not None:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI needs GPAW: {reason}")
-        pytest.skip(f"GPAW is not usable here: {reason}")
-    return engine
+    return usable_gpaw(PesbenchSettings(dft_cores=CORES))
 
 
 def si2() -> Structure:

@@ -8,16 +8,15 @@ material lowers the force error of the model on other high-energy structures of 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from gpaw_engine import usable_gpaw
 from pymatgen.core import Lattice, Structure
 
-from pesbench.engines.gpaw import GpawEngine
 from pesbench.engines.gpaw.run import default_cores
 from pesbench.mlip import load_model
 from pesbench.mlip.scaled import fit_scale, save_scale_fit
@@ -51,12 +50,7 @@ def test_scale_from_one_structure_lowers_held_out_force_mae(
     settings: PesbenchSettings, tmp_path: Path
 ) -> None:
     torch.set_num_threads(1)
-    engine = GpawEngine(settings)
-    reason = engine.unavailable_reason()
-    if reason is not None:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI needs GPAW: {reason}")
-        pytest.skip(f"GPAW is not usable here: {reason}")
+    engine = usable_gpaw(settings)
     structures = [_si(0, 0.05), _si(1, 0.03), _si(2, 0.05), _si(3, 0.07)]
     refs = []
     for k, s in enumerate(structures):

@@ -16,6 +16,7 @@ from fireworks import FWorker
 from fireworks.core.rocket_launcher import rapidfire
 from fireworks.queue.queue_launcher import launch_rocket_to_queue
 from fireworks.user_objects.queue_adapters.common_adapter import CommonAdapter
+from gpaw_engine import usable_gpaw
 
 from pesbench.settings import PesbenchSettings
 from pesbench.stores.builders import collection_store
@@ -170,14 +171,9 @@ def test_gpaw_campaign_then_rerun_reuses_everything(
     db_settings: PesbenchSettings, tmp_path: Path
 ) -> None:
     """The quickstart's path with real DFT (GPAW) and real models, kept small."""
-    from pesbench.engines.base import get_engine
     from pesbench.workflows.execute import preflight, run_campaign
 
-    reason = get_engine("gpaw", db_settings).unavailable_reason()
-    if reason:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI needs GPAW: {reason}")
-        pytest.skip(f"GPAW unavailable: {reason}")
+    usable_gpaw(db_settings)
     (tmp_path / "Si.cif").write_text((REPO / "examples/structures/Si.cif").read_text())
     spec_file = tmp_path / "si.yaml"
     spec_file.write_text(
@@ -227,13 +223,7 @@ def test_quickstart_through_the_launchpad(
     """The packaged quickstart (GPAW PBE + r2SCAN, CHGNet) submitted and run by workers."""
     from importlib.resources import as_file, files
 
-    from pesbench.engines.base import get_engine
-
-    reason = get_engine("gpaw", db_settings).unavailable_reason()
-    if reason:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI needs GPAW: {reason}")
-        pytest.skip(f"GPAW unavailable: {reason}")
+    usable_gpaw(db_settings)
     monkeypatch.chdir(tmp_path)
     with as_file(files("pesbench.workflows").joinpath("quickstart")) as folder:
         spec = load_spec(folder / "quickstart.yaml")
