@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -39,6 +39,9 @@ from pesbench.analysis.softening import one_point_correction
 from pesbench.makers.finetune import FineTuneMaker, evaluate, load_training_set, run_finetune
 from pesbench.mlip import load_model
 from pesbench.settings import get_settings, override_settings
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench_common
+from bench_common import machine
 
 HERE = Path(__file__).parent
 
@@ -83,7 +86,7 @@ def main() -> None:
         "epochs": args.epochs,
         "learning_rate": args.lr,
         "batch_size": args.batch_size,
-        "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, torch threads 1",
+        "machine": machine("cpu, torch threads 1 (no GPU lent to this task)"),
         "torch": torch.__version__,
         "baselines": {},
         "variants": {},

@@ -31,7 +31,6 @@ import io
 import json
 import logging
 import os
-import platform
 import resource
 import shlex
 import statistics
@@ -47,6 +46,9 @@ from typing import Any
 import torch
 import yaml
 from pymatgen.core import Lattice, Structure
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench_common
+from bench_common import machine
 
 warnings.filterwarnings("ignore")
 logging.disable(logging.WARNING)
@@ -258,26 +260,6 @@ def campaign_fireworks(
     return elapsed
 
 
-def machine() -> dict[str, Any]:
-    """This machine: CPU model (as ``lscpu`` names it), cores, torch and its threads."""
-    cpu = platform.processor() or "cpu"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return {
-        "system": f"{platform.system()} {platform.machine()}",
-        "cpu_model": cpu,
-        "nproc": len(os.sched_getaffinity(0)),
-        "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9, 1),
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
-        "device": "cpu (no GPU lent to this task)",
-        "python": platform.python_version(),
-    }
-
-
 def main() -> None:
     """Run the benchmark; write results.json to ``--out`` after every repeat."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -401,7 +383,7 @@ def summarize(
     return {
         "complete": len(times["bare"]) == args.repeats,
         "repeats_done": len(times["bare"]),
-        "machine": machine(),
+        "machine": machine("cpu (no GPU lent to this task)"),
         "load_average_1min": {"samples": load_avg, "median": statistics.median(load_avg)},
         "command": "nice -n 10 python " + shlex.join(sys.argv),
         "args": {k: str(v) for k, v in vars(args).items()},

@@ -36,7 +36,6 @@ import io
 import json
 import logging
 import os
-import platform
 import resource
 import shlex
 import statistics
@@ -50,6 +49,9 @@ from typing import Any
 import numpy as np
 import torch
 from pymatgen.core import Lattice, Structure
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench_common
+from bench_common import machine
 
 warnings.filterwarnings("ignore")
 logging.disable(logging.WARNING)
@@ -175,26 +177,6 @@ def m3gnet_paper(structures: list[Structure], folder: Path, atom_budget: int) ->
     return elapsed
 
 
-def machine() -> dict[str, Any]:
-    """This machine: CPU model (as ``lscpu`` names it), cores, torch and its threads."""
-    cpu = platform.processor() or "cpu"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return {
-        "system": f"{platform.system()} {platform.machine()}",
-        "cpu_model": cpu,
-        "nproc": len(os.sched_getaffinity(0)),
-        "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9, 1),
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
-        "device": "cpu (no GPU lent to this task: GPU figures absent)",
-        "python": platform.python_version(),
-    }
-
-
 def summarize(
     args: argparse.Namespace,
     structures: list[Structure],
@@ -216,7 +198,7 @@ def summarize(
     return {
         "complete": len(times["a"]) == args.repeats,
         "repeats_done": len(times["a"]),
-        "machine": machine(),
+        "machine": machine("cpu (no GPU lent to this task: GPU figures absent)"),
         "load_average_1min": {
             "samples": extra["load_avg"],
             "median": statistics.median(extra["load_avg"]),
