@@ -106,6 +106,16 @@ class PesbenchSettings(BaseSettings):
         None,
         description="mongod binary for the managed server (default: the one of the 'local' extra).",
     )
+    relax_fmax: float = Field(
+        0.05,
+        gt=0,
+        description="Relaxations converge when every force component of the free degrees of "
+        "freedom (and the cell's stress times its volume, for cell relaxations) is below "
+        "this, eV/Å.",
+    )
+    relax_steps: int = Field(
+        500, ge=1, description="Most optimizer steps of a relaxation; more is a failure."
+    )
 
     def __init__(self, **values: Any) -> None:
         _reject_unknown_env()

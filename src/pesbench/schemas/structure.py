@@ -134,6 +134,12 @@ class SurfaceDetails(_Details):
     bulk_reference_id: str = Field(
         description="structure_id of the bulk reference structure in the same set."
     )
+    oriented_bulk: StructureField | None = Field(
+        default=None,
+        description="Slabs: the bulk in the slab's orientation, with the slab's in-plane "
+        "lattice (pymatgen's oriented unit cell), so that a k-mesh by density is the same "
+        "in plane for both: the matched bulk reference of the surface energy.",
+    )
 
 
 class DefectDetails(_Details):

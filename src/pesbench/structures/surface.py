@@ -160,6 +160,7 @@ def generate_surfaces(bulk: Structure, params: SurfaceParams | None = None) -> G
                 vacuum_A=vacuum,
                 area_A2=area,
                 bulk_reference_id=bulk_id,
+                oriented_bulk=clean_structure(Structure.from_sites(slab.oriented_unit_cell)),
             )
             result.structures.append(GeneratedStructure(clean_structure(slab), "slab", details))
     return result

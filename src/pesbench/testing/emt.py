@@ -18,17 +18,21 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from ase import Atoms
+from ase.calculators.calculator import Calculator, all_changes
 from ase.calculators.emt import EMT
 from ase.units import GPa
 from pymatgen.core import Structure
 from pymatgen.io.ase import AseAtomsAdaptor
 
+from pesbench.relax import RelaxOutcome, relax_atoms
 from pesbench.schemas.base import Functional
 from pesbench.schemas.ids import structure_id
 from pesbench.schemas.reference import ReferenceDoc, hash_inputs
+from pesbench.schemas.relaxation import RelaxSettings
 from pesbench.settings import PesbenchSettings
 
-__all__ = ["R2SCAN_SCALE", "R2SCAN_SHIFT", "EmtEngine"]
+__all__ = ["R2SCAN_SCALE", "R2SCAN_SHIFT", "EmtEngine", "ScaledEMT"]
 
 R2SCAN_SCALE = 1.1
 """Fake "r2SCAN" energies (and forces, stress) are EMT's times this."""
@@ -36,6 +40,46 @@ R2SCAN_SHIFT = {"Cu": -1.5, "Al": -0.7, "Ni": -2.0, "Ag": -1.1, "Au": -2.4, "Pd"
 """Fake per-element shift of "r2SCAN" total energies, eV/atom."""
 
 _EMT_ELEMENTS = {"Al", "Cu", "Ag", "Au", "Ni", "Pd", "Pt", "H", "C", "N", "O"}
+
+
+class ScaledEMT(Calculator):
+    """ASE's EMT times ``scale``, plus a constant energy per atom of each element.
+
+    Energy, forces and stress are scaled; ``shift`` (eV/atom) adds to the energy only.
+
+    ``ase:pesbench.testing.emt.ScaledEMT`` with ``{"scale": 0.8}`` is a uMLIP softened by
+    exactly 0.8: its minima are EMT's, its curvatures 0.8 times, so its surface, formation
+    and mixing energies and barriers are 0.8 times EMT's and its phonon frequencies
+    sqrt(0.8) times (the planted-softening test).
+    """
+
+    implemented_properties = ["energy", "free_energy", "forces", "stress"]  # noqa: RUF012
+
+    def __init__(self, scale: float = 1.0, shift: dict[str, float] | None = None) -> None:
+        super().__init__()
+        self.scale = float(scale)
+        self.shift = dict(shift or {})
+        self._emt = EMT()
+
+    def calculate(
+        self,
+        atoms: Atoms | None = None,
+        properties: Any = ("energy",),
+        system_changes: Any = tuple(all_changes),
+    ) -> None:
+        """EMT's results, scaled and shifted."""
+        super().calculate(atoms, properties, system_changes)
+        assert self.atoms is not None
+        work = self.atoms.copy()
+        work.calc = self._emt
+        energy = self.scale * work.get_potential_energy()
+        energy += sum(self.shift.get(symbol, 0.0) for symbol in work.get_chemical_symbols())
+        self.results = {
+            "energy": energy,
+            "free_energy": energy,
+            "forces": self.scale * work.get_forces(),
+            "stress": self.scale * work.get_stress(),
+        }
 
 
 class EmtEngine:
@@ -55,6 +99,41 @@ class EmtEngine:
     ) -> dict[str, Any]:
         """The fake's "physics": the functional and any overrides."""
         return {"code": "emt-fake", "functional": functional, **(overrides or {})}
+
+    def calculator(self, functional: Functional) -> ScaledEMT:
+        """The fake's calculator of ``functional`` ("r2SCAN": scaled and shifted EMT)."""
+        if functional == "r2SCAN":
+            return ScaledEMT(R2SCAN_SCALE, R2SCAN_SHIFT)
+        return ScaledEMT()
+
+    def relax(
+        self,
+        structure: Structure,
+        functional: Functional,
+        run_dir: Path,
+        *,
+        settings: RelaxSettings,
+        overrides: dict[str, Any] | None = None,
+    ) -> RelaxOutcome:
+        """Relax ``structure`` with :meth:`calculator` (settings resolved); inputs to run_dir."""
+        run_dir = Path(run_dir)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        inputs = self.input_settings(structure, functional, overrides)
+        (run_dir / "inputs.json").write_text(json.dumps(inputs))
+        unknown = sorted({el.symbol for el in structure.composition} - _EMT_ELEMENTS)
+        if unknown:
+            return RelaxOutcome(False, 0, f"EMT has no parameters for {unknown}")
+        time.sleep(float(inputs.get("sleep_s", 0.0)))
+        atoms = AseAtomsAdaptor.get_atoms(structure)
+        atoms.calc = self.calculator(functional)
+        return relax_atoms(
+            atoms,
+            relax_cell=settings.relax_cell,
+            fix_indices=settings.fix_indices,
+            fmax=float(settings.fmax or 0.05),
+            max_steps=int(settings.max_steps if settings.max_steps is not None else 500),
+            optimizer=settings.optimizer,
+        )
 
     def compute(
         self,
@@ -88,13 +167,10 @@ class EmtEngine:
             )
         time.sleep(float(settings.get("sleep_s", 0.0)))
         atoms = AseAtomsAdaptor.get_atoms(structure)
-        atoms.calc = EMT()
-        scale = R2SCAN_SCALE if functional == "r2SCAN" else 1.0
-        energy = scale * atoms.get_potential_energy()
-        if functional == "r2SCAN":
-            energy += sum(R2SCAN_SHIFT.get(site.specie.symbol, 0.0) for site in structure)
-        forces = scale * atoms.get_forces()
-        stress = scale * atoms.get_stress(voigt=False) / GPa  # ASE sign: positive = tensile
+        atoms.calc = self.calculator(functional)
+        energy = atoms.get_potential_energy()
+        forces = atoms.get_forces()
+        stress = atoms.get_stress(voigt=False) / GPa  # ASE sign: positive = tensile
         results = {"energy": energy, "forces": forces.tolist(), "stress": stress.tolist()}
         (run_dir / "results.json").write_text(json.dumps(results))
         return ReferenceDoc(

@@ -1,0 +1,366 @@
+"""The two kinds of side that compute a property: a DFT engine, and a uMLIP.
+
+A :class:`Side` relaxes structures (:meth:`Side.relax`) with the same
+:class:`~pesbench.schemas.relaxation.RelaxSettings` whatever computes, and returns a
+:class:`~pesbench.schemas.relaxation.RelaxationDoc`; a single point is a relaxation of
+zero steps (``RelaxSettings.static()``). With a cache (:class:`RelaxationCache`, e.g. the
+``relaxations`` collection) a relaxation already stored for the same structure, side and
+settings is returned instead of recomputed, and each new one is stored as soon as it
+finishes: a killed worker redoes at most the relaxation it was in.
+
+- :class:`ModelSide`: a loaded :class:`~pesbench.mlip.base.Predictor`, wrapped as an ASE
+  calculator (:class:`PredictorCalculator`) and relaxed by :func:`pesbench.relax.relax_atoms`.
+- :class:`EngineSide`: a DFT engine whose ``relax`` method runs the same loop where its
+  calculator lives (in process for EMT, on the MPI ranks for GPAW). VASP relaxations
+  (atomate2's relax makers) are not wired yet: the engine then says so.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+
+import numpy as np
+from ase import Atoms
+from ase.calculators.calculator import Calculator, all_changes
+from pymatgen.core import Lattice, Structure
+from pymatgen.io.ase import AseAtomsAdaptor
+
+from pesbench.engines.base import DFTEngine, EngineError
+from pesbench.mlip.base import EV_PER_A3_TO_GPA, Predictor
+from pesbench.relax import RelaxOutcome, relax_atoms
+from pesbench.schemas.base import Functional
+from pesbench.schemas.ids import structure_id
+from pesbench.schemas.reference import hash_inputs
+from pesbench.schemas.relaxation import (
+    RelaxationDoc,
+    RelaxFrames,
+    RelaxSettings,
+    SideKind,
+    relaxation_id,
+)
+from pesbench.settings import PesbenchSettings, get_settings
+
+__all__ = [
+    "EngineSide",
+    "ModelSide",
+    "PredictorCalculator",
+    "RelaxationCache",
+    "Side",
+    "outcome_to_doc",
+]
+
+
+class RelaxationCache(Protocol):
+    """Where relaxations are looked up before running and stored after."""
+
+    def get(self, relaxation_id: str) -> RelaxationDoc | None:
+        """The stored relaxation, or None."""
+        ...
+
+    def put(self, doc: RelaxationDoc) -> None:
+        """Store ``doc`` (an upsert on its relaxation_id)."""
+        ...
+
+
+class PredictorCalculator(Calculator):
+    """A :class:`~pesbench.mlip.base.Predictor` as an ASE calculator (one structure a call).
+
+    A structure the model cannot handle raises ``RuntimeError`` with the model's reason.
+    """
+
+    implemented_properties = ["energy", "free_energy", "forces", "stress"]  # noqa: RUF012
+
+    def __init__(self, predictor: Predictor) -> None:
+        super().__init__()
+        self.predictor = predictor
+
+    def calculate(
+        self,
+        atoms: Atoms | None = None,
+        properties: Sequence[str] = ("energy",),
+        system_changes: Sequence[str] = tuple(all_changes),
+    ) -> None:
+        """Predict energy, forces and stress of ``atoms``."""
+        super().calculate(atoms, properties, system_changes)
+        assert self.atoms is not None
+        structure = AseAtomsAdaptor.get_structure(self.atoms)
+        preds = self.predictor.predict([structure])
+        if preds.failures[0] is not None:
+            raise RuntimeError(f"{self.predictor.model_id}: {preds.failures[0]}")
+        stress = np.asarray(preds.stresses[0]) / EV_PER_A3_TO_GPA  # GPa -> eV/Å³
+        self.results = {
+            "energy": float(preds.energies[0]),  # type: ignore[arg-type]
+            "free_energy": float(preds.energies[0]),  # type: ignore[arg-type]
+            "forces": np.asarray(preds.forces[0]),
+            "stress": stress.reshape(3, 3)[[0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1]],
+        }
+
+
+def outcome_to_doc(
+    structure: Structure,
+    outcome: RelaxOutcome,
+    *,
+    side: Side,
+    settings: RelaxSettings,
+    relax_id: str,
+    parent_id: str | None = None,
+    **extra: Any,
+) -> RelaxationDoc:
+    """The document of a relaxation from the optimizer's outcome (ASE units -> GPa)."""
+    frames = RelaxFrames(
+        energies=outcome.energies,
+        forces=outcome.forces,
+        stresses=[(np.asarray(s) * EV_PER_A3_TO_GPA).tolist() for s in outcome.stresses],
+        cells=outcome.cells,
+        positions=outcome.positions,
+    )
+    common: dict[str, Any] = {
+        "relaxation_id": relax_id,
+        "structure_id": structure_id(structure),
+        "structure": structure,
+        "parent_id": parent_id,
+        "side": side.label,
+        "side_kind": side.kind,
+        "side_key": side.key_for(structure),
+        "functional": side.functional,
+        "settings": settings,
+        "n_steps": outcome.n_steps,
+        "frames": frames,
+        "max_force": outcome.max_force,
+        "wall_time_s": outcome.seconds,
+        **extra,
+    }
+    if not len(frames):
+        return RelaxationDoc(**common, status="failed", failure_reason=outcome.reason)
+    final = Structure(
+        Lattice(outcome.cells[-1]),
+        [site.species for site in structure],
+        outcome.positions[-1],
+        coords_are_cartesian=True,
+        site_properties=structure.site_properties or None,
+    )
+    return RelaxationDoc(
+        **common,
+        status="success" if outcome.converged else "failed",
+        failure_reason=None if outcome.converged else outcome.reason,
+        converged=outcome.converged,
+        final_structure=final,
+        final_structure_id=structure_id(final),
+        energy=frames.energies[-1],
+        energy_per_atom=frames.energies[-1] / len(structure),
+        forces=frames.forces[-1],
+        stress=frames.stresses[-1],
+    )
+
+
+class Side(ABC):
+    """What computes a property's terms: relaxations (and single points) of structures."""
+
+    kind: ClassVar[SideKind]
+
+    def __init__(
+        self,
+        *,
+        cache: RelaxationCache | None = None,
+        settings: PesbenchSettings | None = None,
+        campaign: str | None = None,
+    ) -> None:
+        self.cache = cache
+        self.settings = settings or get_settings()
+        self.campaign = campaign
+
+    @property
+    @abstractmethod
+    def label(self) -> str:
+        """Who computes, for people: a model id, or 'PBE (gpaw)'."""
+
+    @property
+    @abstractmethod
+    def key(self) -> str:
+        """Identity of the side, the same for every structure."""
+
+    @property
+    @abstractmethod
+    def functional(self) -> str | None:
+        """DFT functional, or the model's training functional."""
+
+    def key_for(self, structure: Structure) -> str:
+        """Identity of the side for ``structure`` (DFT: with that structure's input hash)."""
+        return self.key
+
+    def resolve(self, settings: RelaxSettings) -> RelaxSettings:
+        """``settings`` with the relax_fmax and relax_steps settings filled in."""
+        return settings.resolved(self.settings.relax_fmax, self.settings.relax_steps)
+
+    def open_shell(self) -> Side:
+        """The side to use for cells that may be open-shell (defects, O2): spin-polarised DFT."""
+        return self
+
+    def relax(
+        self, structure: Structure, settings: RelaxSettings, *, parent_id: str | None = None
+    ) -> RelaxationDoc:
+        """Relax ``structure`` (or return the stored relaxation of the same inputs)."""
+        resolved = self.resolve(settings)
+        relax_id = relaxation_id(structure, self.key_for(structure), resolved)
+        if self.cache is not None:
+            stored = self.cache.get(relax_id)
+            if stored is not None:
+                return stored
+        doc = self._relax(structure, resolved, relax_id, parent_id)
+        if self.campaign is not None:
+            doc = doc.model_copy(update={"campaign": self.campaign, "campaigns": [self.campaign]})
+        if self.cache is not None:
+            self.cache.put(doc)
+        return doc
+
+    @abstractmethod
+    def _relax(
+        self, structure: Structure, settings: RelaxSettings, relax_id: str, parent_id: str | None
+    ) -> RelaxationDoc:
+        """Run the relaxation (settings resolved)."""
+
+
+class ModelSide(Side):
+    """A uMLIP relaxing its own copy of every structure."""
+
+    kind = "model"
+
+    def __init__(self, predictor: Predictor, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.predictor = predictor
+
+    @property
+    def label(self) -> str:
+        """The model id."""
+        return self.predictor.model_id
+
+    @property
+    def key(self) -> str:
+        """``model:<id>:<weights checksum>``."""
+        return f"model:{self.predictor.model_id}:{self.predictor.info.checksum}"
+
+    @property
+    def functional(self) -> str | None:
+        """The training functional."""
+        return self.predictor.info.functional
+
+    def _relax(
+        self, structure: Structure, settings: RelaxSettings, relax_id: str, parent_id: str | None
+    ) -> RelaxationDoc:
+        atoms = AseAtomsAdaptor.get_atoms(structure)
+        atoms.calc = PredictorCalculator(self.predictor)
+        try:
+            outcome = relax_atoms(
+                atoms,
+                relax_cell=settings.relax_cell,
+                fix_indices=settings.fix_indices,
+                fmax=float(settings.fmax),  # type: ignore[arg-type]
+                max_steps=int(settings.max_steps),  # type: ignore[arg-type]
+                optimizer=settings.optimizer,
+            )
+        except RuntimeError as exc:
+            outcome = RelaxOutcome(converged=False, n_steps=0, reason=str(exc)[:300])
+        return outcome_to_doc(
+            structure, outcome, side=self, settings=settings, relax_id=relax_id, parent_id=parent_id
+        )
+
+
+class EngineSide(Side):
+    """A DFT engine at one functional relaxing its own copy of every structure.
+
+    Parameters
+    ----------
+    engine
+        Built by :func:`~pesbench.engines.base.get_engine`; it must have a ``relax`` method.
+    functional
+        Level of theory.
+    overrides
+        Engine overrides of every run (``input_settings`` hashes them).
+    workdir
+        Parent folder of the run folders.
+    """
+
+    kind = "dft"
+
+    def __init__(
+        self,
+        engine: DFTEngine,
+        functional: Functional,
+        *,
+        overrides: dict[str, Any] | None = None,
+        workdir: Path | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if not callable(getattr(engine, "relax", None)):
+            raise EngineError(f"DFT engine {engine.name!r} cannot relax structures yet")
+        self.engine = engine
+        self._functional = functional
+        self.overrides = dict(overrides or {})
+        self.workdir = Path(workdir) if workdir is not None else Path.cwd()
+
+    @property
+    def label(self) -> str:
+        """'PBE (gpaw)'-like."""
+        return f"{self._functional} ({self.engine.name})"
+
+    @property
+    def key(self) -> str:
+        """``dft:<engine>:<functional>:<hash of the overrides>``."""
+        return f"dft:{self.engine.name}:{self._functional}:{hash_inputs(self.overrides)}"
+
+    @property
+    def functional(self) -> str | None:
+        """The DFT functional."""
+        return self._functional
+
+    def open_shell(self) -> EngineSide:
+        """The same engine with the override ``spin_polarized: True``.
+
+        The engine starts from ferromagnetic moments and lets them relax.
+        """
+        if self.overrides.get("spin_polarized"):
+            return self
+        return EngineSide(
+            self.engine,
+            self._functional,
+            overrides={**self.overrides, "spin_polarized": True},
+            workdir=self.workdir,
+            cache=self.cache,
+            settings=self.settings,
+            campaign=self.campaign,
+        )
+
+    def key_for(self, structure: Structure) -> str:
+        """With the hash of the engine's input settings for ``structure`` (k-mesh, spin)."""
+        inputs = self.engine.input_settings(structure, self._functional, self.overrides or None)
+        return f"dft:{self.engine.name}:{self._functional}:{hash_inputs(inputs)}"
+
+    def _relax(
+        self, structure: Structure, settings: RelaxSettings, relax_id: str, parent_id: str | None
+    ) -> RelaxationDoc:
+        inputs = self.engine.input_settings(structure, self._functional, self.overrides or None)
+        run_dir = self.workdir / f"relax_{relax_id[:16]}_{int(time.time())}"
+        outcome: RelaxOutcome = self.engine.relax(  # type: ignore[attr-defined]
+            structure,
+            self._functional,
+            run_dir,
+            settings=settings,
+            overrides=self.overrides or None,
+        )
+        return outcome_to_doc(
+            structure,
+            outcome,
+            side=self,
+            settings=settings,
+            relax_id=relax_id,
+            parent_id=parent_id,
+            input_hash=hash_inputs(inputs),
+            input_settings=inputs,
+            run_dir=f"{socket.gethostname()}:{run_dir}",
+        )
