@@ -61,6 +61,7 @@ Role = Literal[
     "interstitial",
     "antisite",
     "ordering",
+    "end_member",
     "endpoint",
     "image",
     "perfect_supercell",
@@ -187,7 +188,11 @@ class DefectDetails(_Details):
 
 
 class SolidSolutionDetails(_Details):
-    """One substitutional ordering on a sublattice of a fixed supercell."""
+    """One substitutional ordering on a sublattice of a fixed supercell, or an end member.
+
+    End members (role ``end_member``) are the same supercell unsubstituted (fraction 0) and
+    fully substituted (fraction 1), the references of the mixing energy.
+    """
 
     kind: Literal["solid_solution"] = Field(
         default="solid_solution", description="Discriminator of the category."
