@@ -12,6 +12,10 @@ from pesbench.structures import SolidSolutionParams, generate_solid_solutions
 from pesbench.structures.common import GenerationParameterError
 
 
+def _orderings(result) -> list:
+    return [item for item in result.structures if item.role == "ordering"]
+
+
 def _brute_force_classes(bulk: Structure, sub: str, new: str, k: int, supercell: list[int]) -> int:
     conv = SpacegroupAnalyzer(bulk, symprec=0.01).get_conventional_standard_structure()
     parent = conv.make_supercell(supercell, in_place=False)
@@ -39,7 +43,7 @@ def test_no_two_orderings_are_equivalent(
     result = generate_solid_solutions(bulks[name], params)
     matcher = StructureMatcher()
     by_fraction: dict[float, list[Structure]] = {}
-    for item in result.structures:
+    for item in _orderings(result):
         by_fraction.setdefault(item.details.fraction, []).append(item.structure)
     assert sorted(by_fraction) == sorted(params.fractions)
     for structures in by_fraction.values():
@@ -50,8 +54,9 @@ def test_no_two_orderings_are_equivalent(
 def test_enumeration_is_complete_and_compositions_right(bulks: dict) -> None:
     params = SolidSolutionParams(fractions=[0.25], max_per_composition=50)
     result = generate_solid_solutions(bulks["MgO"], params)
-    assert len(result.structures) == _brute_force_classes(bulks["MgO"], "Mg", "Ca", 2, [2, 1, 1])
-    for item in result.structures:
+    orderings = _orderings(result)
+    assert len(orderings) == _brute_force_classes(bulks["MgO"], "Mg", "Ca", 2, [2, 1, 1])
+    for item in orderings:
         assert item.structure.composition.reduced_formula == "CaMg3O4"
         assert item.details.n_sublattice_sites == 8
         assert item.details.enumeration == "exhaustive"
@@ -61,17 +66,31 @@ def test_cap_and_seed(bulks: dict) -> None:
     capped = SolidSolutionParams(fractions=[0.5], max_per_composition=2, seed=1)
     first = generate_solid_solutions(bulks["MgO"], capped)
     again = generate_solid_solutions(bulks["MgO"], capped)
-    assert len(first.structures) == 2
+    assert len(_orderings(first)) == 2
     ids = [structure_id(i.structure) for i in first.structures]
     assert ids == [structure_id(i.structure) for i in again.structures]
-    assert first.structures[0].details.n_distinct_found > 2
+    assert _orderings(first)[0].details.n_distinct_found > 2
 
 
 def test_sampling_when_too_many_combinations(bulks: dict) -> None:
     params = SolidSolutionParams(fractions=[0.5], max_enumerated=10, max_per_composition=3)
     result = generate_solid_solutions(bulks["MgO"], params)
-    assert {i.details.enumeration for i in result.structures} == {"sampled"}
-    assert 1 <= len(result.structures) <= 3
+    assert {i.details.enumeration for i in _orderings(result)} == {"sampled"}
+    assert 1 <= len(_orderings(result)) <= 3
+
+
+def test_end_members_come_first_in_the_same_supercell(bulks: dict) -> None:
+    result = generate_solid_solutions(bulks["MgO"], SolidSolutionParams(fractions=[0.5]))
+    host, full = result.structures[:2]
+    assert [host.role, full.role] == ["end_member", "end_member"]
+    assert [host.details.fraction, full.details.fraction] == [0.0, 1.0]
+    assert host.structure.composition.reduced_formula == "MgO"
+    assert full.structure.composition.reduced_formula == "CaO"
+    assert full.details.n_substituted == full.details.n_sublattice_sites == 8
+    for item in result.structures[2:]:
+        assert item.role == "ordering"
+        assert item.structure.lattice == host.structure.lattice
+        assert len(item.structure) == len(host.structure) == len(full.structure)
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,11 @@ distinct orderings are then screened once more with pymatgen's ``StructureMatche
 also catches orderings equivalent only through an operation that does not map this
 supercell onto itself, and at most ``max_per_composition`` are kept (a random choice when
 there are more). Without enumlib this stays within the one supercell shape.
+
+The two end members come first, in the same supercell (role ``end_member``): the
+unsubstituted supercell (fraction 0) and the one with every sublattice site substituted
+(fraction 1). Mixing energies are referenced to them, so a campaign computes them with the
+orderings, at the same k-point density and cell shape.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from pymatgen.analysis.structure_matcher import StructureMatcher
 from pymatgen.core import Element, Structure
 from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
-from pesbench.schemas.structure import SolidSolutionDetails
+from pesbench.schemas.structure import Matrix3, SolidSolutionDetails
 from pesbench.structures.common import (
     GeneratedStructure,
     Generation,
@@ -117,6 +122,93 @@ def _default_sublattice(structure: Structure) -> str:
     return str(elements[0])
 
 
+def _end_members(
+    parent: Structure, sites: list[int], sublattice: str, params: SolidSolutionParams, m3: Matrix3
+) -> list[GeneratedStructure]:
+    """The unsubstituted (x = 0) and fully substituted (x = 1) supercell, role ``end_member``."""
+    n = len(sites)
+    substituted = parent.copy()
+    for index in sites:
+        substituted.replace(index, params.substituent)
+    out = []
+    for k, structure in ((0, parent.copy()), (n, substituted)):
+        details = SolidSolutionDetails(
+            sublattice_species=sublattice,
+            substituent=params.substituent,
+            n_sublattice_sites=n,
+            n_substituted=k,
+            fraction=k / n,
+            ordering_index=0,
+            substituted_site_indices=list(sites[:k]),
+            n_distinct_found=1,
+            enumeration="exhaustive",
+            supercell_matrix=m3,
+        )
+        out.append(GeneratedStructure(structure, "end_member", details))
+    return out
+
+
+def _orderings(
+    parent: Structure,
+    sites: list[int],
+    k: int,
+    params: SolidSolutionParams,
+    perms: np.ndarray,
+    rng: np.random.Generator,
+) -> tuple[list[tuple[tuple[int, ...], Structure]], int, bool]:
+    """Distinct orderings of ``k`` substituted sites, in canonical order.
+
+    Returns
+    -------
+    kept, n_distinct, exhaustive
+        ``(combination, structure)`` of each ordering kept (at most
+        ``max_per_composition``), the number distinct under the supercell's operations,
+        and whether every combination was tried.
+    """
+    combos, exhaustive = _combinations(len(sites), k, params.max_enumerated, rng)
+    distinct = sorted({_canonical(c, perms) for c in combos})
+    order = (
+        rng.permutation(len(distinct))
+        if len(distinct) > params.max_per_composition
+        else (np.arange(len(distinct)))
+    )
+    matcher = StructureMatcher()
+    kept: list[tuple[tuple[int, ...], Structure]] = []
+    for index in order:
+        combo = distinct[int(index)]
+        structure = parent.copy()
+        for position in combo:
+            structure.replace(sites[position], params.substituent)
+        if any(matcher.fit(structure, other) for _, other in kept):
+            continue
+        kept.append((combo, structure))
+        if len(kept) == params.max_per_composition:
+            break
+    kept.sort(key=lambda item: item[0])
+    return kept, len(distinct), exhaustive
+
+
+def _supercell_and_sites(
+    bulk: Structure, params: SolidSolutionParams
+) -> tuple[Structure, list[int], str, list[list[int]]]:
+    """The unsubstituted supercell, its sublattice sites, the sublattice element, the matrix."""
+    sublattice = params.sublattice or _default_sublattice(bulk)
+    for el in (sublattice, params.substituent):
+        if not Element.is_valid_symbol(el):
+            raise GenerationParameterError(f"solid_solution: unknown element {el!r}")
+    if sublattice == params.substituent:
+        raise GenerationParameterError("solid_solution: substituent equals the sublattice element")
+    conv = SpacegroupAnalyzer(bulk, symprec=params.symprec).get_conventional_standard_structure()
+    matrix = [[params.supercell[i] if i == j else 0 for j in range(3)] for i in range(3)]
+    parent = clean_structure(conv.make_supercell(matrix, in_place=False))
+    sites = [i for i, site in enumerate(parent) if str(site.specie) == sublattice]
+    if not sites:
+        raise GenerationParameterError(
+            f"solid_solution: {parent.composition.reduced_formula} has no {sublattice} sublattice"
+        )
+    return parent, sites, sublattice, matrix
+
+
 def generate_solid_solutions(
     bulk: Structure, params: SolidSolutionParams | None = None
 ) -> Generation:
@@ -132,28 +224,16 @@ def generate_solid_solutions(
     Returns
     -------
     Generation
-        Orderings (role ``ordering``) per fraction, in canonical order.
+        The two end members first (role ``end_member``: the supercell unsubstituted,
+        fraction 0, and fully substituted, fraction 1), then the orderings (role
+        ``ordering``) per fraction, in canonical order.
     """
     params = params or SolidSolutionParams()
-    bulk = clean_structure(bulk)
-    sublattice = params.sublattice or _default_sublattice(bulk)
-    for el in (sublattice, params.substituent):
-        if not Element.is_valid_symbol(el):
-            raise GenerationParameterError(f"solid_solution: unknown element {el!r}")
-    if sublattice == params.substituent:
-        raise GenerationParameterError("solid_solution: substituent equals the sublattice element")
-    conv = SpacegroupAnalyzer(bulk, symprec=params.symprec).get_conventional_standard_structure()
-    matrix = [[params.supercell[i] if i == j else 0 for j in range(3)] for i in range(3)]
-    parent = clean_structure(conv.make_supercell(matrix, in_place=False))
-    sites = [i for i, site in enumerate(parent) if str(site.specie) == sublattice]
-    if not sites:
-        raise GenerationParameterError(
-            f"solid_solution: {parent.composition.reduced_formula} has no {sublattice} sublattice"
-        )
+    parent, sites, sublattice, matrix = _supercell_and_sites(clean_structure(bulk), params)
     perms = site_permutations(parent, sites, params.symprec)
     rng = np.random.default_rng(params.seed)
-    matcher = StructureMatcher()
     result = Generation()
+    result.structures.extend(_end_members(parent, sites, sublattice, params, matrix3(matrix)))
     n = len(sites)
     for fraction in params.fractions:
         k = round(fraction * n)
@@ -162,25 +242,7 @@ def generate_solid_solutions(
                 f"solid_solution: fraction {fraction} is not a multiple of 1/{n} strictly between "
                 f"0 and 1 ({n} {sublattice} sites in the supercell {params.supercell})"
             )
-        combos, exhaustive = _combinations(n, k, params.max_enumerated, rng)
-        distinct = sorted({_canonical(c, perms) for c in combos})
-        order = (
-            rng.permutation(len(distinct))
-            if len(distinct) > params.max_per_composition
-            else (np.arange(len(distinct)))
-        )
-        kept: list[tuple[tuple[int, ...], Structure]] = []
-        for index in order:
-            combo = distinct[int(index)]
-            structure = parent.copy()
-            for position in combo:
-                structure.replace(sites[position], params.substituent)
-            if any(matcher.fit(structure, other) for _, other in kept):
-                continue
-            kept.append((combo, structure))
-            if len(kept) == params.max_per_composition:
-                break
-        kept.sort(key=lambda item: item[0])
+        kept, n_distinct, exhaustive = _orderings(parent, sites, k, params, perms, rng)
         for ordering_index, (combo, structure) in enumerate(kept):
             details = SolidSolutionDetails(
                 sublattice_species=sublattice,
@@ -190,7 +252,7 @@ def generate_solid_solutions(
                 fraction=k / n,
                 ordering_index=ordering_index,
                 substituted_site_indices=[sites[p] for p in combo],
-                n_distinct_found=len(distinct),
+                n_distinct_found=n_distinct,
                 enumeration="exhaustive" if exhaustive else "sampled",
                 supercell_matrix=matrix3(matrix),
             )
