@@ -8,8 +8,13 @@ only. Sides: :class:`ModelSide`, :class:`EngineSide`.
 
 from __future__ import annotations
 
-from pesbench.properties import surface
-from pesbench.properties.base import CALCULATORS, PropertyContext, compute_properties
+from pesbench.properties import high_energy, migration, phonon, surface
+from pesbench.properties.base import (
+    CALCULATORS,
+    PropertyContext,
+    calculation_id,
+    compute_properties,
+)
 from pesbench.properties.sides import EngineSide, ModelSide, PredictorCalculator, Side
 
 __all__ = [
@@ -19,6 +24,10 @@ __all__ = [
     "PredictorCalculator",
     "PropertyContext",
     "Side",
+    "calculation_id",
     "compute_properties",
+    "high_energy",
+    "migration",
+    "phonon",
     "surface",
 ]

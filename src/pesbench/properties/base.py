@@ -30,7 +30,7 @@ from pesbench.schemas.structure import GenerationDoc
 from pesbench.structures.common import clean_structure
 from pesbench.structures.registry import generate, resolve_params
 
-__all__ = ["CALCULATORS", "PropertyContext", "compute_properties", "register"]
+__all__ = ["CALCULATORS", "PropertyContext", "calculation_id", "compute_properties", "register"]
 
 Calculator = Callable[["PropertyContext"], None]
 CALCULATORS: dict[str, Calculator] = {}
@@ -148,6 +148,29 @@ class PropertyContext:
         return doc
 
 
+def calculation_id(
+    category: str,
+    bulk: Structure,
+    side: Side,
+    parameters: Mapping[str, Any] | None = None,
+    thresholds: RelaxSettings | None = None,
+) -> tuple[str, dict[str, Any], RelaxSettings]:
+    """The ``property_set_id`` of a calculation, its full parameters and its thresholds.
+
+    Raises
+    ------
+    ValueError
+        For a category without a calculator; bad parameters raise the generator's error.
+    """
+    if category not in CALCULATORS:
+        known = ", ".join(sorted(CALCULATORS))
+        raise ValueError(f"no property calculator for category {category!r}; known: {known}")
+    params = resolve_params(category, parameters).model_dump(mode="json")
+    resolved = side.resolve(thresholds or RelaxSettings())
+    bulk_id = structure_id(clean_structure(bulk))
+    return property_set_id(category, bulk_id, side.key, params, resolved), params, resolved
+
+
 def compute_properties(
     category: str,
     bulk: Structure,
@@ -177,14 +200,10 @@ def compute_properties(
         The values, every relaxation used (the bulk first), and a note for each value
         that could not be computed, with why.
     """
-    if category not in CALCULATORS:
-        raise ValueError(f"no property calculator for category {category!r}")
     start = time.perf_counter()
-    params = resolve_params(category, parameters).model_dump(mode="json")
-    thresholds = side.resolve(thresholds or RelaxSettings())
+    set_id, params, thresholds = calculation_id(category, bulk, side, parameters, thresholds)
     bulk = clean_structure(bulk)
     bulk_id = structure_id(bulk)
-    set_id = property_set_id(category, bulk_id, side.key, params, thresholds)
     first = side.relax(bulk, thresholds.model_copy(update={"relax_cell": True}), parent_id=bulk_id)
     ctx = PropertyContext(
         side=side,

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from maggma.stores import MongoStore
-
 from pesbench.schemas.reference import ReferenceDoc
-from pesbench.settings import PesbenchSettings, get_settings
-from pesbench.stores.connection import database_uri
+from pesbench.stores.typed import TypedStore
 
 __all__ = ["REFERENCES_COLLECTION", "ReferenceStore", "in_campaign", "reference_from_output"]
 
@@ -28,15 +25,11 @@ def in_campaign(campaign: str | Sequence[str]) -> dict[str, Any]:
     return {"$or": [{"campaign": names}, {"campaigns": names}]}
 
 
-class ReferenceStore:
-    """Upsert and read reference documents; ``reference_id`` is unique.
+class ReferenceStore(TypedStore[ReferenceDoc]):
+    """The ``references`` collection: one ReferenceDoc per ``reference_id``.
 
-    Parameters
-    ----------
-    settings
-        Where MongoDB is (``db_uri``/``db_name``, or the managed local server).
-    collection
-        The collection name.
+    The same reference twice (same structure, functional and inputs) is stored once; the
+    later document wins.
 
     Examples
     --------
@@ -44,54 +37,10 @@ class ReferenceStore:
     ...     refs.upsert(docs)
     """
 
+    doc_type = ReferenceDoc
+    collection = REFERENCES_COLLECTION
     key = "reference_id"
-
-    def __init__(
-        self, settings: PesbenchSettings | None = None, collection: str = REFERENCES_COLLECTION
-    ) -> None:
-        settings = settings or get_settings()
-        self.store = MongoStore(
-            settings.db_name, collection, uri=database_uri(settings), key=self.key
-        )
-
-    def __enter__(self) -> ReferenceStore:
-        self.connect()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def connect(self) -> None:
-        """Connect and make sure of the unique index on ``reference_id``."""
-        self.store.connect()
-        self.store.ensure_index(self.key, unique=True)
-        self.store.ensure_index("structure_id")
-
-    def close(self) -> None:
-        """Close the connection."""
-        self.store.close()
-
-    def upsert(self, docs: Iterable[ReferenceDoc]) -> int:
-        """Insert or replace ``docs`` by ``reference_id``; returns how many were given.
-
-        The same reference twice (same structure, functional and inputs) is stored once;
-        the later document wins.
-        """
-        unique = {doc.reference_id: doc for doc in docs}
-        if unique:
-            self.store.update([_to_mongo(d) for d in unique.values()], key=self.key)
-        return len(unique)
-
-    def count(self, criteria: dict[str, Any] | None = None) -> int:
-        """Documents matching a Mongo query."""
-        return int(self.store.count(criteria or {}))
-
-    def query(self, criteria: dict[str, Any] | None = None) -> Iterator[ReferenceDoc]:
-        """Documents matching a Mongo query, as ReferenceDocs."""
-        for raw in self.store.query(criteria or {}):
-            raw.pop("_id", None)
-            raw.pop(self.store.last_updated_field, None)
-            yield ReferenceDoc.model_validate(raw)
+    indexes = ("structure_id",)
 
 
 def reference_from_output(output: dict[str, Any] | ReferenceDoc) -> ReferenceDoc:
@@ -99,9 +48,3 @@ def reference_from_output(output: dict[str, Any] | ReferenceDoc) -> ReferenceDoc
     if isinstance(output, ReferenceDoc):
         return output
     return ReferenceDoc.model_validate({k: v for k, v in output.items() if not k.startswith("@")})
-
-
-def _to_mongo(doc: ReferenceDoc) -> dict[str, Any]:
-    data = doc.model_dump(mode="json")
-    data["created_at"] = doc.created_at  # a BSON date, not a string
-    return data
