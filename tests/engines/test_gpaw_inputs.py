@@ -10,6 +10,7 @@ from pymatgen.io.vasp.sets import MPRelaxSet
 from pesbench.engines.gpaw.inputs import (
     DEFAULT_ECUT_EV,
     DEFAULT_KSPACING,
+    OPEN_SHELL_MAGMOM,
     gpaw_inputs,
     hubbard_u,
     initial_magmoms,
@@ -129,3 +130,27 @@ def test_bad_requests_raise(si2: Structure) -> None:
         gpaw_inputs(si2, "SCAN")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="magmoms"):
         gpaw_inputs(si2, "PBE", {"magmoms": [1.0]})
+
+
+def test_spin_polarized_starts_ferromagnetic_and_changes_the_hash() -> None:
+    mgo = rocksalt("Mg", "O", 4.21)  # closed shell by its elements: no spin by default
+    base = gpaw_inputs(mgo, "PBE")
+    assert base["parameters"]["spinpol"] is False
+    assert base["magmoms"] is None
+    open_shell = gpaw_inputs(mgo, "PBE", {"spin_polarized": True})
+    assert open_shell["parameters"]["spinpol"] is True
+    assert open_shell["magmoms"] == [OPEN_SHELL_MAGMOM] * len(mgo)  # never a zero start
+    assert open_shell["input_settings"]["magmoms"] == open_shell["magmoms"]
+    assert hash_inputs(open_shell["input_settings"]) != hash_inputs(base["input_settings"])
+    # magnetic elements keep MP's moments; the others start at OPEN_SHELL_MAGMOM
+    nio = rocksalt("Ni", "O", 4.17)
+    moments = gpaw_inputs(nio, "PBE", {"spin_polarized": True})["magmoms"]
+    assert moments == [mp_magmoms()["Ni"]] * 4 + [OPEN_SHELL_MAGMOM] * 4
+    # explicit moments still win; False is a closed-shell run
+    mine = gpaw_inputs(mgo, "PBE", {"spin_polarized": True, "magmoms": [1.0] * 8})
+    assert mine["magmoms"] == [1.0] * 8
+    closed = gpaw_inputs(nio, "PBE", {"spin_polarized": False})
+    assert closed["parameters"]["spinpol"] is False
+    assert closed["magmoms"] is None
+    with pytest.raises(ValueError, match="disagree"):
+        gpaw_inputs(mgo, "PBE", {"spin_polarized": True, "spinpol": False})

@@ -15,6 +15,12 @@ The physics, per run:
 - spin-polarised, with initial moments from the Materials Project's MAGMOM table
   (pymatgen's ``MPRelaxSet`` config), when the cell holds an element of that table; a
   ``magmom`` site property overrides them;
+- with the engine-agnostic override ``spin_polarized: True`` (a cell that may be
+  open-shell: a defect supercell, the O2 molecule), spin-polarised whatever the elements,
+  from ferromagnetic initial moments: MP's table, and :data:`OPEN_SHELL_MAGMOM` for the
+  elements it does not list (pymatgen's VASP input sets do the same), so that a
+  closed-shell start cannot pin the solution to zero moment; ``spin_polarized: False``
+  is a closed-shell run;
 - PBE+U: Dudarev-style U on the d shell of the transition metals of MP's oxide/fluoride set,
   values read from pymatgen's ``MPRelaxSet`` config (applied when the most electronegative
   element is O or F, as MP does), as GPAW setups ``{'Mn': ':d,3.9'}``;
@@ -38,6 +44,7 @@ __all__ = [
     "DEFAULT_KSPACING",
     "DEFAULT_MAXITER",
     "DEFAULT_SMEARING_EV",
+    "OPEN_SHELL_MAGMOM",
     "OVERRIDE_KEYS",
     "XC",
     "GpawInputs",
@@ -60,6 +67,9 @@ DEFAULT_CONVERGENCE: dict[str, float] = {"energy": 1e-6, "density": 1e-5, "force
 valence electron; largest force change, eV/Å."""
 DEFAULT_MAXITER = 200
 """Most SCF iterations before the run counts as not converged."""
+OPEN_SHELL_MAGMOM = 0.6
+"""Initial moment (μB) of an element MP's MAGMOM table does not list, in an open-shell
+run (``spin_polarized``): pymatgen's default for such elements."""
 
 XC: dict[str, str] = {
     "PBE": "PBE",
@@ -75,6 +85,8 @@ OVERRIDE_KEYS: dict[str, str] = {
     "smearing": "Fermi-Dirac width, eV",
     "spinpol": "spin polarisation on/off (default: on when a magnetic element is present)",
     "magmoms": "initial moments per site, μB (default: MP's MAGMOM table)",
+    "spin_polarized": "engine-agnostic: True for a cell that may be open-shell (spin on, "
+    "ferromagnetic start, OPEN_SHELL_MAGMOM where MP lists no moment); False: closed shell",
     "hubbard_u": "U per element, eV, on the d shell (PBE+U; default: MP's values)",
     "convergence": "GPAW SCF criteria, merged into the defaults",
     "maxiter": "most SCF iterations",
@@ -127,19 +139,21 @@ def hubbard_u(structure: Structure, functional: Functional) -> dict[str, float]:
     return {el.symbol: table[el.symbol] for el in elements if el.symbol in table}
 
 
-def initial_magmoms(structure: Structure) -> list[float] | None:
+def initial_magmoms(structure: Structure, *, open_shell: bool = False) -> list[float] | None:
     """Initial moments per site (μB), or None when the cell holds no magnetic element.
 
     A ``magmom`` site property wins (signed: antiferromagnetic orderings survive); else MP's
-    MAGMOM table, 0 for other elements.
+    MAGMOM table, 0 for other elements, or :data:`OPEN_SHELL_MAGMOM` with ``open_shell``
+    (then never None).
     """
     if "magmom" in structure.site_properties:  # collinear: the signed moment along the axis
         return [float(Magmom(m)) for m in structure.site_properties["magmom"]]
     table = mp_magmoms()
     symbols = [site.specie.symbol for site in structure]
-    if not any(symbol in table for symbol in symbols):
+    if not open_shell and not any(symbol in table for symbol in symbols):
         return None
-    return [table.get(symbol, 0.0) for symbol in symbols]
+    other = OPEN_SHELL_MAGMOM if open_shell else 0.0
+    return [table.get(symbol, other) for symbol in symbols]
 
 
 def kpoint_mesh(structure: Structure, kspacing: float) -> list[int]:
@@ -189,8 +203,14 @@ def gpaw_inputs(
     convergence = {**DEFAULT_CONVERGENCE, **overrides.get("convergence", {})}
     maxiter = int(overrides.get("maxiter", DEFAULT_MAXITER))
 
-    magmoms = overrides.get("magmoms", initial_magmoms(structure))
-    spinpol = bool(overrides.get("spinpol", magmoms is not None))
+    # spin_polarized (engine-agnostic) absent: spin follows the elements, as before
+    open_shell = bool(overrides["spin_polarized"]) if "spin_polarized" in overrides else None
+    if open_shell is not None and bool(overrides.get("spinpol", open_shell)) != open_shell:
+        raise ValueError("overrides spin_polarized and spinpol disagree")
+    magmoms = overrides.get("magmoms", initial_magmoms(structure, open_shell=bool(open_shell)))
+    spinpol = bool(
+        overrides.get("spinpol", magmoms is not None if open_shell is None else open_shell)
+    )
     if not spinpol:
         magmoms = None
     elif magmoms is None:
