@@ -57,3 +57,13 @@ def test_missing_vasp_setup_fails_the_reference_naming_the_setting(
     assert doc.status == "failed"
     assert "PESBENCH_VASP_CMD" in (doc.failure_reason or "")
     assert (tmp_path / "run" / "POTCAR.spec").read_text().split() == ["Ni_pv", "O"]
+
+
+def test_spin_polarized_maps_to_ispin(nio: Structure) -> None:
+    engine = VaspEngine()
+    base = engine.input_settings(nio, "PBE")
+    assert base["ispin"] == 2  # every preset is spin-polarised already
+    assert engine.input_settings(nio, "PBE", {"spin_polarized": True}) == base
+    assert engine.input_settings(nio, "PBE", {"spin_polarized": False})["ispin"] == 1
+    both = {"spin_polarized": False, "incar": {"ISPIN": 2}}
+    assert engine.input_settings(nio, "PBE", both)["ispin"] == 2  # the INCAR override wins

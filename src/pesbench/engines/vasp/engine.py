@@ -82,7 +82,9 @@ class VaspEngine:
     Notes
     -----
     ``overrides`` of :meth:`compute` and :meth:`input_settings`: ``{"preset": "matpes" |
-    "mp", "incar": {...}, "kpoints": {...}}`` (see :mod:`pesbench.engines.vasp.presets`).
+    "mp", "incar": {...}, "kpoints": {...}, "spin_polarized": bool}`` (see
+    :mod:`pesbench.engines.vasp.presets`). No ``relax`` method yet: a relaxation on the
+    VASP side (atomate2's relax makers) is not wired, and ``EngineSide`` says so.
     Without POTCARs configured, inputs are written with a POTCAR.spec (symbols only) and
     :func:`~pesbench.engines.vasp.run.run_vasp` refuses to start, so the reference is
     stored as failed with the setting to fix.

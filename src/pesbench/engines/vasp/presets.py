@@ -72,7 +72,10 @@ def input_set_generator(
         "matpes" (default) or "mp".
     overrides
         ``{"incar": {...}, "kpoints": {...}}``: pymatgen's ``user_incar_settings`` and
-        ``user_kpoints_settings``, applied over the preset.
+        ``user_kpoints_settings``, applied over the preset; ``"spin_polarized"`` (the
+        engine-agnostic key of open-shell cells): True sets ISPIN = 2 (every preset
+        already is, starting from pymatgen's MAGMOM: MP's table, 0.6 μB for other
+        elements), False ISPIN = 1; an ``incar`` ISPIN wins over it.
 
     Raises
     ------
@@ -81,17 +84,22 @@ def input_set_generator(
     """
     overrides = dict(overrides or {})
     overrides.pop("preset", None)
-    unknown = set(overrides) - {"incar", "kpoints"}
+    unknown = set(overrides) - {"incar", "kpoints", "spin_polarized"}
     if unknown:
-        raise ValueError(f"unknown VASP override(s) {sorted(unknown)}; known: incar, kpoints")
+        raise ValueError(
+            f"unknown VASP override(s) {sorted(unknown)}; known: incar, kpoints, spin_polarized"
+        )
     if preset not in PRESETS:
         raise ValueError(f"unknown VASP preset {preset!r}; known: {', '.join(PRESETS)}")
     if functional not in PRESETS[preset]:
         known = ", ".join(PRESETS[preset])
         raise ValueError(f"the VASP engine computes {known}, not {functional!r}")
     gen = PRESETS[preset][functional]()
-    if overrides.get("incar"):
-        gen.user_incar_settings = {**(gen.user_incar_settings or {}), **overrides["incar"]}
+    incar = dict(overrides.get("incar") or {})
+    if "spin_polarized" in overrides:
+        incar = {"ISPIN": 2 if overrides["spin_polarized"] else 1, **incar}
+    if incar:
+        gen.user_incar_settings = {**(gen.user_incar_settings or {}), **incar}
     if overrides.get("kpoints"):
         gen.user_kpoints_settings = {
             **(gen.user_kpoints_settings or {}),
