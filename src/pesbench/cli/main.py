@@ -18,6 +18,7 @@ from pesbench.cli.import_vasp import import_vasp
 from pesbench.cli.init import init
 from pesbench.cli.models import models
 from pesbench.cli.predict import predict
+from pesbench.cli.property import property_command
 from pesbench.cli.query import query
 from pesbench.cli.report import report
 from pesbench.cli.run import run, submit
@@ -45,6 +46,7 @@ app.command(name="import-vasp")(import_vasp)
 app.command()(demo)
 app.command()(generate)
 app.command()(predict)
+app.command(name="property")(property_command)
 app.command()(models)
 app.command()(init)
 app.command()(worker)

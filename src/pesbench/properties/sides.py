@@ -20,7 +20,7 @@ from __future__ import annotations
 import socket
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
@@ -173,6 +173,8 @@ class Side(ABC):
         self.cache = cache
         self.settings = settings or get_settings()
         self.campaign = campaign
+        self.on_relaxed: Callable[[RelaxationDoc], None] | None = None
+        """Called with every relaxation done or found (progress display)."""
 
     @property
     @abstractmethod
@@ -210,12 +212,17 @@ class Side(ABC):
         if self.cache is not None:
             stored = self.cache.get(relax_id)
             if stored is not None:
-                return stored
+                return self._report(stored)
         doc = self._relax(structure, resolved, relax_id, parent_id)
         if self.campaign is not None:
             doc = doc.model_copy(update={"campaign": self.campaign, "campaigns": [self.campaign]})
         if self.cache is not None:
             self.cache.put(doc)
+        return self._report(doc)
+
+    def _report(self, doc: RelaxationDoc) -> RelaxationDoc:
+        if self.on_relaxed is not None:
+            self.on_relaxed(doc)
         return doc
 
     @abstractmethod
