@@ -69,7 +69,7 @@ def property_command(
     maker = _maker(model, dft, engine, fmax, steps)
     loaded = load_structures(files)
     if loaded.errors:
-        raise PesbenchError("; ".join(f"{e.path}: {e.reason}" for e in loaded.errors))
+        raise PesbenchError("; ".join(f"{e.path}: {e.message}" for e in loaded.errors))
     params = parse_assignments(assignments or [])
     side = maker.side()
     results: list[PropertySetDoc] = []
