@@ -9,7 +9,13 @@ from __future__ import annotations
 from pesbench.mlip.base import Predictions, Predictor, batches_by_atoms, select_device
 from pesbench.mlip.errors import ModelSanityError, ModelUnavailableError, UnknownModelError
 from pesbench.mlip.ids import ModelSpec, parse_model_id
-from pesbench.mlip.registry import ModelStatus, known_model_ids, load_model, model_status
+from pesbench.mlip.registry import (
+    ModelStatus,
+    known_model_ids,
+    load_model,
+    model_info,
+    model_status,
+)
 from pesbench.mlip.sanity import reference_cells, sanity_check
 from pesbench.mlip.scaled import ScaledPredictor, fit_scale
 
@@ -26,6 +32,7 @@ __all__ = [
     "fit_scale",
     "known_model_ids",
     "load_model",
+    "model_info",
     "model_status",
     "parse_model_id",
     "reference_cells",

@@ -1,23 +1,33 @@
-"""``load_model(model_id)``: the one way a model is loaded, and what this machine can load."""
+"""``load_model(model_id)``: the one way a model is loaded; ``model_info``: what it is, cached."""
 
 from __future__ import annotations
 
+import functools
+import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pesbench.errors import PesbenchError
 from pesbench.mlip.ase import load_ase
 from pesbench.mlip.base import Predictor, select_device, set_threads
 from pesbench.mlip.chgnet import load_chgnet
-from pesbench.mlip.ids import CHGNET_VERSIONS, MACE_DOWNLOADS, functional_of, parse_model_id
+from pesbench.mlip.ids import (
+    CHGNET_VERSIONS,
+    MACE_DOWNLOADS,
+    find_local,
+    functional_of,
+    parse_model_id,
+)
 from pesbench.mlip.mace import load_mace
 from pesbench.mlip.matgl import load_matgl
 from pesbench.mlip.sanity import sanity_check
 from pesbench.mlip.scaled import ScaledPredictor, load_scale_fit
 from pesbench.schemas.base import Functional
+from pesbench.schemas.prediction import ModelInfo
 from pesbench.settings import PesbenchSettings, get_settings
 
-__all__ = ["ModelStatus", "known_model_ids", "load_model", "model_status"]
+__all__ = ["ModelStatus", "known_model_ids", "load_model", "model_info", "model_status"]
 
 
 def load_model(
@@ -91,6 +101,67 @@ def load_model(
     if check:
         sanity_check(predictor, expected=predictor.expected_energies)
     return predictor
+
+
+def model_info(
+    model_id: str,
+    *,
+    functional: Functional | None = None,
+    calculator_kwargs: dict[str, Any] | None = None,
+    settings: PesbenchSettings | None = None,
+) -> ModelInfo:
+    """What :func:`load_model` would record for ``model_id`` (its checksum), with no forward pass.
+
+    The weights are loaded on CPU without the sanity check, once per process for each
+    (model id, functional, calculator kwargs, model folder, local file's modification
+    time): planning a campaign reads the checksums of its models without running them.
+
+    Parameters
+    ----------
+    model_id, functional, calculator_kwargs
+        As for :func:`load_model`.
+    settings
+        Default :func:`~pesbench.settings.get_settings`: the model folder.
+
+    Raises
+    ------
+    UnknownModelError, ModelUnavailableError
+        As :func:`load_model`.
+    """
+    settings = settings or get_settings()
+    kwargs = json.dumps(calculator_kwargs or {}, sort_keys=True, default=str)
+    stamp = _file_stamp(model_id, settings)
+    info = _cached_info(model_id, functional, kwargs, settings.models_path, stamp)
+    return info.model_copy(deep=True)
+
+
+def _file_stamp(model_id: str, settings: PesbenchSettings) -> int | None:
+    """Modification time of the local model file or folder ``model_id`` names, if any."""
+    spec = parse_model_id(parse_model_id(model_id).base_id)
+    if spec.family == "ase":
+        return None
+    path = find_local(spec, (".model", ""), settings)
+    return path.stat().st_mtime_ns if path is not None else None
+
+
+@functools.cache
+def _cached_info(
+    model_id: str,
+    functional: Functional | None,
+    kwargs: str,
+    models_path: Path,
+    stamp: int | None,  # only a cache key: a replaced model file is loaded anew
+) -> ModelInfo:
+    settings = get_settings().model_copy(update={"model_dir": models_path})
+    predictor = load_model(
+        model_id,
+        device="cpu",
+        functional=functional,
+        calculator_kwargs=json.loads(kwargs) or None,
+        check=False,
+        settings=settings,
+    )
+    return predictor.info
 
 
 def known_model_ids(settings: PesbenchSettings | None = None) -> list[str]:
