@@ -5,10 +5,16 @@ from pathlib import Path
 
 import pytest
 from jobflow import run_locally
+from pymatgen.core import Lattice, Structure
 from pymatgen.io.vasp import Poscar
 from vasp_data import vasp_reference
 
-from pesbench.makers.reference import ReferenceMaker, gga_then_r2scan, local_path
+from pesbench.makers.reference import (
+    ReferenceFlowMaker,
+    ReferenceMaker,
+    gga_then_r2scan,
+    local_path,
+)
 from pesbench.schemas.reference import ReferenceDoc
 from pesbench.settings import PesbenchSettings
 from pesbench.stores import get_job_store
@@ -26,6 +32,34 @@ def test_maker_fields_all_default() -> None:
     assert maker.functional == "PBE"
     assert maker.engine is None
     assert maker.name == "reference PBE"
+
+
+def _copper() -> Structure:
+    return Structure.from_spacegroup("Fm-3m", Lattice.cubic(3.61), ["Cu"], [[0, 0, 0]])
+
+
+def test_reference_flow_maker_starts_r2scan_from_the_first_gga_run() -> None:
+    maker = ReferenceFlowMaker(gga_maker=ReferenceMaker(engine="vasp"))
+    flow = maker.make(_copper(), ["r2SCAN", "PBE+U", "PBE"], campaign="c")
+    names = [job.name for job in flow.jobs]
+    assert names == ["reference PBE+U", "reference PBE", "reference r2SCAN"]  # GGA first
+    assert [job.maker.engine for job in flow.jobs] == ["vasp", "vasp", None]
+    first, _, r2scan = flow.jobs
+    prev = r2scan.function_kwargs["prev_dir"]
+    assert (prev.uuid, prev.attributes) == (first.uuid, (("a", "run_dir"),))
+    assert first.function_kwargs["prev_dir"] is None
+    assert all(job.function_kwargs["campaign"] == "c" for job in flow.jobs)
+    (alone,) = maker.make(_copper(), ["r2SCAN"]).jobs  # no GGA run: from scratch
+    assert alone.function_kwargs["prev_dir"] is None
+
+
+def test_gga_then_r2scan_delegates_to_the_flow_maker() -> None:
+    flow = gga_then_r2scan(_copper(), gga=ReferenceMaker(functional="PBE+U", engine="vasp"))
+    gga, r2scan = flow.jobs
+    assert (gga.maker.functional, r2scan.maker.functional) == ("PBE+U", "r2SCAN")
+    assert r2scan.maker.engine == "vasp"  # the GGA maker's engine
+    assert r2scan.function_kwargs["prev_dir"].uuid == gga.uuid
+    assert flow.name == "GGA then r2SCAN"
 
 
 def test_gga_then_r2scan_on_si2_lands_two_references_in_mongodb(

@@ -1,12 +1,17 @@
-"""``ReferenceMaker``: one DFT single point through the engine seam, as a jobflow job."""
+"""DFT references as jobflow Makers: one single point, and GGA then r2SCAN of one structure.
+
+``ReferenceMaker`` runs one single point through the engine seam; ``ReferenceFlowMaker``
+makes the references of one structure, r2SCAN started from the GGA run.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from jobflow import CURRENT_JOB, Flow, Maker
+from jobflow import CURRENT_JOB, Flow, Maker, OutputReference
 from pymatgen.core import Structure
 
 from pesbench.engines.base import get_engine
@@ -15,7 +20,7 @@ from pesbench.schemas.base import Functional
 from pesbench.schemas.ids import structure_id
 from pesbench.schemas.reference import ReferenceDoc
 
-__all__ = ["ReferenceMaker", "gga_then_r2scan", "local_path"]
+__all__ = ["ReferenceFlowMaker", "ReferenceMaker", "gga_then_r2scan", "local_path"]
 
 
 def local_path(run_dir: str | Path) -> Path:
@@ -84,6 +89,76 @@ class ReferenceMaker(Maker):
         return doc
 
 
+@dataclass
+class ReferenceFlowMaker(Maker):
+    """The references of one structure: GGA first, then r2SCAN started from the GGA run.
+
+    atomate2's MatPES pattern (``MatPesStaticFlowMaker``): the GGA run writes a WAVECAR,
+    and the r2SCAN job gets the folder of the first GGA run as ``prev_dir`` (the engine
+    copies WAVECAR and CHGCAR from it). The chaining is coded here only; campaigns use it.
+
+    Parameters
+    ----------
+    name
+        Flow name.
+    gga_maker
+        Maker of the GGA reference; every functional but ``r2scan_maker``'s (PBE+U, say) is
+        this maker with its functional replaced.
+    r2scan_maker
+        Maker of the reference started from the GGA run.
+    """
+
+    name: str = "GGA then r2SCAN"
+    gga_maker: ReferenceMaker = field(default_factory=ReferenceMaker)
+    r2scan_maker: ReferenceMaker = field(
+        default_factory=lambda: ReferenceMaker(functional="r2SCAN")
+    )
+
+    def maker_for(self, functional: Functional) -> ReferenceMaker:
+        """The maker that computes ``functional``: ``r2scan_maker`` or a GGA maker."""
+        if functional == self.r2scan_maker.functional:
+            return self.r2scan_maker
+        if functional == self.gga_maker.functional:
+            return self.gga_maker
+        return replace(self.gga_maker, functional=functional, name="")
+
+    def make(
+        self,
+        structure: Structure,
+        functionals: Sequence[Functional] | None = None,
+        campaign: str | None = None,
+    ) -> Flow:
+        """One reference job per functional; the r2SCAN one starts from the first GGA run.
+
+        Parameters
+        ----------
+        structure
+            The structure.
+        functionals
+            Which references (default: the GGA maker's and the r2SCAN maker's). Without a
+            GGA one, r2SCAN starts from scratch.
+        campaign
+            Recorded in the documents.
+
+        Returns
+        -------
+        Flow
+            The jobs, GGA first; its output is the list of their ``ReferenceDoc`` outputs.
+        """
+        last = self.r2scan_maker.functional
+        if functionals is None:
+            functionals = [self.gga_maker.functional, last]
+        jobs = []
+        gga_run: OutputReference | None = None
+        for functional in sorted(functionals, key=lambda f: f == last):  # GGA first
+            prev_dir = gga_run if functional == last else None
+            step = self.maker_for(functional).make(structure, prev_dir=prev_dir, campaign=campaign)
+            if functional != last and gga_run is None:
+                gga_run = step.output.run_dir
+            jobs.append(step)
+        return Flow(jobs, output=[step.output for step in jobs], name=self.name)
+
+
 def gga_then_r2scan(
     structure: Structure,
     *,
@@ -91,13 +166,11 @@ def gga_then_r2scan(
     r2scan: ReferenceMaker | None = None,
     campaign: str | None = None,
 ) -> Flow:
-    """A PBE (or PBE+U) reference, then r2SCAN started from its wavefunction.
+    """A PBE (or PBE+U) reference, then r2SCAN started from it (:class:`ReferenceFlowMaker`).
 
-    atomate2's MatPES pattern: the GGA run writes a WAVECAR, and the r2SCAN job gets the
-    GGA run folder as ``prev_dir`` (the engine copies WAVECAR and CHGCAR from it).
+    ``r2scan`` defaults to an r2SCAN maker on the engine of ``gga``.
     """
     gga = gga or ReferenceMaker(functional="PBE")
     r2scan = r2scan or ReferenceMaker(functional="r2SCAN", engine=gga.engine)
-    first = gga.make(structure, campaign=campaign)
-    second = r2scan.make(structure, prev_dir=first.output.run_dir, campaign=campaign)
-    return Flow([first, second], output=[first.output, second.output], name="GGA then r2SCAN")
+    maker = ReferenceFlowMaker(gga_maker=gga, r2scan_maker=r2scan)
+    return maker.make(structure, campaign=campaign)
