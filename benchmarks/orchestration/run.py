@@ -211,8 +211,8 @@ def campaign_jobflow(spec_path: Path, settings: Any) -> float:
     with _quiet():
         summary = run_campaign(spec, settings)
     elapsed = time.perf_counter() - start
-    if summary["job_errors"]:
-        raise RuntimeError(f"jobflow campaign: {summary['job_errors']}")
+    if summary.job_errors:
+        raise RuntimeError(f"jobflow campaign: {summary.job_errors}")
     return elapsed
 
 

@@ -82,7 +82,7 @@ def test_finetuned_and_scaled_model_ids_run_through_pesbench_run(
     db_settings: PesbenchSettings, tmp_path: Path
 ) -> None:
     refs = run_campaign(load_spec(_spec(tmp_path, "emt-refs", ["chgnet-0.3.0"])), db_settings)
-    assert refs["references_new"] == 6
+    assert refs.references_new == 6
 
     data = load_training_set("r2SCAN", settings=db_settings)
     assert sorted(set(data.materials)) == ["Al", "Cu"]

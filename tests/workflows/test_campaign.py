@@ -38,22 +38,22 @@ def test_local_campaign_then_rerun_reuses_everything(
 ) -> None:
     spec = load_spec(_spec(tmp_path))
     first = run_campaign(spec, db_settings)
-    assert first["job_errors"] == []
-    assert first["structures"] == 6
-    assert first["references_new"] == 12  # 6 structures x 2 functionals
-    assert first["references_reused"] == 0
-    assert first["predictions_new"] == 6
-    assert first["prediction_jobs"] == 2  # chunks of 4
-    assert Path(first["report"]).is_file()
+    assert first.job_errors == []
+    assert first.structures == 6
+    assert first.references_new == 12  # 6 structures x 2 functionals
+    assert first.references_reused == 0
+    assert first.predictions_new == 6
+    assert first.prediction_jobs == 2  # chunks of 4
+    assert Path(first.report).is_file()
     assert _count("references", {"campaign": spec.name}, db_settings) == 12
     assert _count("predictions", {"campaign": spec.name}, db_settings) == 6
     assert _count("comparisons", {}, db_settings) > 0
 
     again = run_campaign(spec, db_settings)
-    assert again["references_new"] == 0
-    assert again["references_reused"] == 12
-    assert again["predictions_new"] == 0
-    assert again["predictions_reused"] == 6
+    assert again.references_new == 0
+    assert again.references_reused == 12
+    assert again.predictions_new == 0
+    assert again.predictions_reused == 6
     assert _count("references", {}, db_settings) == 12  # nothing stored twice
     assert _count("predictions", {}, db_settings) == 6
 
@@ -69,8 +69,8 @@ def test_overlapping_campaign_computes_only_what_is_new(
     run_campaign(load_spec(_spec(tmp_path)), db_settings)
     wider = load_spec(_spec(tmp_path, name="wider", functionals=["PBE", "PBE+U", "r2SCAN"]))
     summary = run_campaign(wider, db_settings)
-    assert summary["references_new"] == 6  # only the PBE+U ones
-    assert summary["references_reused"] == 12
+    assert summary.references_new == 6  # only the PBE+U ones
+    assert summary.references_reused == 12
 
     # the reused results count as the wider campaign's too, not only as the first one's
     assert _count("references", {"campaign": "emt-test", "campaigns": "wider"}, db_settings) == 12
@@ -100,7 +100,7 @@ def test_failed_references_are_stored_and_not_compared(
     )
     spec = load_spec(_spec(tmp_path, structures=["Cu.cif", "Si.cif"], functionals=["PBE"]))
     summary = run_campaign(spec, db_settings)
-    assert summary["references_failed"] == 3  # EMT has no Si
+    assert summary.references_failed == 3  # EMT has no Si
     assert _count("references", {"status": "failed"}, db_settings) == 3
     status = campaign_status(spec.name, db_settings)
     assert any("EMT has no parameters" in failure for failure in status.failures)
@@ -137,8 +137,8 @@ def test_unknown_engine_in_spec(tmp_path: Path) -> None:
 def test_umlip_only_campaign(db_settings: PesbenchSettings, tmp_path: Path) -> None:
     spec = load_spec(_spec(tmp_path, name="mlip-only", functionals=[]))
     summary = run_campaign(spec, db_settings)
-    assert summary["job_errors"] == []
-    assert summary["references_new"] == 0
-    assert summary["predictions_new"] == 6
+    assert summary.job_errors == []
+    assert summary.references_new == 0
+    assert summary.predictions_new == 6
     assert _count("predictions", {"campaign": "mlip-only"}, db_settings) == 6
-    assert "it has no successful references stored" in summary["report_error"]  # said so
+    assert "it has no successful references stored" in summary.report_error  # said so

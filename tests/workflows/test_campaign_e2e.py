@@ -202,17 +202,17 @@ def test_gpaw_campaign_then_rerun_reuses_everything(
     start = time.perf_counter()
     first = run_campaign(spec, db_settings)
     first_s = time.perf_counter() - start
-    assert first["job_errors"] == []
-    assert first["references_new"] == 4
-    assert first["references_failed"] == 0
-    assert first["predictions_new"] == 4
-    assert Path(first["report"]).is_file()
+    assert first.job_errors == []
+    assert first.references_new == 4
+    assert first.references_failed == 0
+    assert first.predictions_new == 4
+    assert Path(first.report).is_file()
     start = time.perf_counter()
     again = run_campaign(spec, db_settings)
     again_s = time.perf_counter() - start
-    assert again["references_new"] == 0
-    assert again["references_reused"] == 4
-    assert again["predictions_reused"] == 4
+    assert again.references_new == 0
+    assert again.references_reused == 4
+    assert again.predictions_reused == 4
     assert again_s < first_s
 
 

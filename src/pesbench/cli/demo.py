@@ -38,5 +38,5 @@ def demo() -> None:
             console.print(f"  ok  {line}")
         summary = run_with_progress(spec, retry_failed=False)
     print_summary(spec, summary)
-    if summary.get("job_errors"):
-        raise PesbenchError(f"{len(summary['job_errors'])} job(s) of the demo failed (above)")
+    if summary.job_errors:
+        raise PesbenchError(f"{len(summary.job_errors)} job(s) of the demo failed (above)")

@@ -9,6 +9,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from pesbench.cli.console import console
+from pesbench.schemas.campaign import CampaignRunSummary
 from pesbench.settings import get_settings
 from pesbench.stores.query import query_comparisons
 from pesbench.workflows.execute import preflight, run_campaign, submit_campaign
@@ -51,7 +52,7 @@ def run(
     print_summary(spec, summary)
 
 
-def run_with_progress(spec: CampaignSpec, retry_failed: bool) -> dict:
+def run_with_progress(spec: CampaignSpec, retry_failed: bool) -> CampaignRunSummary:
     """Run the campaign locally with a live line: jobs finished, started, and the current one."""
     columns = (
         SpinnerColumn(),
@@ -69,14 +70,13 @@ def run_with_progress(spec: CampaignSpec, retry_failed: bool) -> dict:
     return summary
 
 
-def print_summary(spec: CampaignSpec, summary: dict) -> None:
+def print_summary(spec: CampaignSpec, summary: CampaignRunSummary) -> None:
     """The campaign's counts, its softening table and the report's path."""
     console.print(
-        f"\n[bold]{spec.name}[/]: {summary.get('structures', 0)} structures; references "
-        f"{summary.get('references_new', 0)} computed, {summary.get('references_reused', 0)} "
-        f"reused, {summary.get('references_failed', 0)} failed; predictions "
-        f"{summary.get('predictions_new', 0)} computed, {summary.get('predictions_reused', 0)} "
-        f"reused, {summary.get('predictions_failed', 0)} failed"
+        f"\n[bold]{spec.name}[/]: {summary.structures} structures; references "
+        f"{summary.references_new} computed, {summary.references_reused} reused, "
+        f"{summary.references_failed} failed; predictions {summary.predictions_new} computed, "
+        f"{summary.predictions_reused} reused, {summary.predictions_failed} failed"
     )
     table = query_comparisons(get_settings(), "material", campaign=spec.name)
     if not table.empty:
@@ -88,14 +88,14 @@ def print_summary(spec: CampaignSpec, summary: dict) -> None:
             view.add_row(*(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row))
         console.print(view)
         console.print("E MAE*: energy error after removing the mean offset (codes differ in zero)")
-    if summary.get("cross_functional"):
-        console.print(f"GGA -> r2SCAN: {summary['cross_functional']}")
-    for error in summary.get("job_errors") or []:
+    if summary.cross_functional:
+        console.print(f"GGA -> r2SCAN: {summary.cross_functional}")
+    for error in summary.job_errors:
         console.print(f"[red]job failed:[/] {error}")
-    if summary.get("report"):
-        console.print(f"report: {summary['report']}")
-    elif summary.get("report_error"):
-        console.print(f"[yellow]no report:[/] {summary['report_error']}")
+    if summary.report:
+        console.print(f"report: {summary.report}")
+    elif summary.report_error:
+        console.print(f"[yellow]no report:[/] {summary.report_error}")
 
 
 def submit(

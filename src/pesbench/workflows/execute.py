@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from fireworks import LaunchPad
@@ -13,12 +13,14 @@ from jobflow.managers.fireworks import flow_to_workflow
 
 from pesbench.engines.base import get_engine
 from pesbench.mlip.registry import model_status
+from pesbench.schemas.campaign import CampaignRunSummary
 from pesbench.settings import PesbenchSettings, get_settings
 from pesbench.stores.connection import open_collection
 from pesbench.stores.jobstore import get_job_store
 from pesbench.stores.launchpad import get_launchpad
 from pesbench.stores.references import in_campaign
-from pesbench.workflows.campaign import CAMPAIGNS_COLLECTION, build_campaign_flow
+from pesbench.workflows.campaign import CampaignFlowMaker
+from pesbench.workflows.records import CAMPAIGNS_COLLECTION, as_doc, read_run
 from pesbench.workflows.spec import CampaignSpec, SpecError
 
 __all__ = [
@@ -90,13 +92,19 @@ def run_campaign(
     *,
     retry_failed: bool = False,
     progress: Callable[[int, int, str], None] | None = None,
-) -> dict[str, Any]:
+    maker: CampaignFlowMaker | None = None,
+) -> CampaignRunSummary:
     """Run the campaign's Flow here with jobflow ``run_locally``; return its summary.
 
     Job folders go to ``<data_dir>/runs/<campaign>``; outputs to the configured MongoDB.
+    ``maker`` (default ``CampaignFlowMaker()``) makes the Flow; ``retry_failed=True`` sets
+    its ``retry_failed``.
     """
     settings = settings or get_settings()
-    flow = build_campaign_flow(spec, retry_failed=retry_failed)
+    maker = maker or CampaignFlowMaker()
+    if retry_failed:
+        maker = replace(maker, retry_failed=True)
+    flow = maker.make(spec)
     root = settings.data_dir / "runs" / spec.name
     root.mkdir(parents=True, exist_ok=True)
     logger = logging.getLogger("jobflow")
@@ -119,21 +127,26 @@ def run_campaign(
     plan_uuid = flow.jobs[-1].uuid
     if plan_uuid not in responses:
         raise SpecError(f"campaign {spec.name!r} was not planned: {'; '.join(handler.errors)}")
-    run_id = responses[plan_uuid][1].output["run_id"]
+    run_id = as_doc(CampaignRunSummary, responses[plan_uuid][1].output).run_id
     with open_collection(CAMPAIGNS_COLLECTION, settings) as campaigns:
         record = campaigns.find_one({"name": spec.name}) or {}
     run: dict[str, Any] = next((r for r in record.get("runs", []) if r.get("run_id") == run_id), {})
     if "finished" not in run:
         raise SpecError(f"campaign {spec.name!r} did not finish: {'; '.join(handler.errors)}")
-    summary = dict(run["finished"])
-    summary["job_errors"] = handler.errors
-    return summary
+    return read_run(run["finished"]).model_copy(update={"job_errors": handler.errors})
 
 
-def submit_campaign(spec: CampaignSpec, settings: PesbenchSettings | None = None) -> int:
-    """Add the campaign to the FireWorks LaunchPad; return the workflow's first fw_id."""
+def submit_campaign(
+    spec: CampaignSpec,
+    settings: PesbenchSettings | None = None,
+    maker: CampaignFlowMaker | None = None,
+) -> int:
+    """Add the campaign to the FireWorks LaunchPad; return the workflow's first fw_id.
+
+    ``maker`` (default ``CampaignFlowMaker()``) makes the Flow.
+    """
     settings = settings or get_settings()
-    flow = build_campaign_flow(spec)
+    flow = (maker or CampaignFlowMaker()).make(spec)
     workflow = flow_to_workflow(flow, store=get_job_store(settings))
     workflow.metadata.update({"pesbench_campaign": spec.name})
     mapping = get_launchpad(settings).add_wf(workflow)

@@ -1,0 +1,170 @@
+"""What a campaign writes to MongoDB: its structures, its run record and, at the end, its results.
+
+The plan job (:mod:`pesbench.workflows.campaign`) calls the helpers that store structures,
+look up what is stored and record the run; :func:`finish_campaign` is the campaign's last
+job: it stores the new references and predictions, brings the comparisons up to date and
+writes the report.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from jobflow import job
+from pydantic import BaseModel
+from pymongo import ReplaceOne, UpdateOne
+
+from pesbench.schemas.campaign import CampaignRunSummary
+from pesbench.schemas.prediction import PredictionChunkDoc, PredictionDoc
+from pesbench.schemas.reference import ReferenceDoc
+from pesbench.schemas.structure import StructureDoc
+from pesbench.settings import PesbenchSettings, get_settings
+from pesbench.stores.builders import build_comparisons
+from pesbench.stores.connection import open_collection
+from pesbench.stores.references import ReferenceStore
+from pesbench.stores.report import write_report
+
+__all__ = [
+    "CAMPAIGNS_COLLECTION",
+    "as_doc",
+    "finish_campaign",
+    "join_campaign",
+    "read_run",
+    "record_run",
+    "store_structures",
+    "stored_ids",
+]
+
+CAMPAIGNS_COLLECTION = "campaigns"
+"""One document per campaign name: its spec and what each run computed and reused."""
+
+_Doc = TypeVar("_Doc", bound=BaseModel)
+
+
+def as_doc(cls: type[_Doc], item: Any) -> _Doc:
+    """``item`` as a ``cls`` document (a job output arrives as the object or as its dict)."""
+    return item if isinstance(item, cls) else cls.model_validate(item)
+
+
+def store_structures(docs: list[StructureDoc], campaign: str, settings: PesbenchSettings) -> None:
+    """Upsert ``docs`` by structure_id (one round trip), adding the tag ``campaign:<name>``."""
+    if not docs:
+        return
+    updates = []
+    for doc in docs:
+        data = doc.model_dump(mode="json")
+        tags = [*data.pop("tags"), f"campaign:{campaign}"]
+        updates.append(
+            UpdateOne(
+                {"structure_id": doc.structure_id},
+                {"$setOnInsert": data, "$addToSet": {"tags": {"$each": tags}}},
+                upsert=True,
+            )
+        )
+    with open_collection("structures", settings) as collection:
+        collection.create_index("structure_id", unique=True)
+        collection.bulk_write(updates, ordered=False)
+
+
+def stored_ids(
+    collection: str, key: str, ids: list[str], retry_failed: bool, settings: PesbenchSettings
+) -> set[str]:
+    """Which of ``ids`` are stored (successful ones only with ``retry_failed``)."""
+    criteria: dict[str, Any] = {key: {"$in": ids}}
+    if retry_failed:
+        criteria["status"] = "success"
+    with open_collection(collection, settings) as coll:
+        return {doc[key] for doc in coll.find(criteria, {key: 1})}
+
+
+def join_campaign(
+    collection: str, key: str, ids: set[str], campaign: str, settings: PesbenchSettings
+) -> None:
+    """Record that ``campaign`` reuses the stored results ``ids`` (their ``campaigns``)."""
+    if ids:
+        with open_collection(collection, settings) as coll:
+            coll.update_many({key: {"$in": list(ids)}}, {"$addToSet": {"campaigns": campaign}})
+
+
+def record_run(spec_data: dict[str, Any], summary: CampaignRunSummary) -> None:
+    """Add a planned run to the campaign's record (created with its spec when new)."""
+    with open_collection(CAMPAIGNS_COLLECTION) as collection:
+        collection.update_one(
+            {"name": summary.campaign},
+            {
+                "$set": {"spec": spec_data},
+                "$push": {"runs": {**_stored(summary), "planned_at": datetime.now(UTC)}},
+            },
+            upsert=True,
+        )
+
+
+def _record_finish(summary: CampaignRunSummary) -> None:
+    with open_collection(CAMPAIGNS_COLLECTION) as collection:
+        collection.update_one(
+            {"name": summary.campaign, "runs.run_id": summary.run_id},
+            {"$set": {"runs.$.finished": {**_stored(summary), "finished_at": datetime.now(UTC)}}},
+        )
+
+
+def _stored(summary: CampaignRunSummary) -> dict[str, Any]:
+    return summary.model_dump()
+
+
+def read_run(record: dict[str, Any]) -> CampaignRunSummary:
+    """A run as recorded (``runs[i]`` or ``runs[i].finished``) back as a summary."""
+    fields = CampaignRunSummary.model_fields
+    return CampaignRunSummary.model_validate({k: v for k, v in record.items() if k in fields})
+
+
+def _store_predictions(docs: list[PredictionDoc], settings: PesbenchSettings) -> None:
+    if not docs:
+        return
+    with open_collection("predictions", settings) as collection:
+        collection.create_index("prediction_id", unique=True)
+        collection.bulk_write(
+            [
+                ReplaceOne(
+                    {"prediction_id": d.prediction_id}, d.model_dump(mode="json"), upsert=True
+                )
+                for d in docs
+            ],
+            ordered=False,
+        )
+
+
+@job(output_schema=CampaignRunSummary)
+def finish_campaign(
+    summary: CampaignRunSummary | dict[str, Any],
+    references: list[ReferenceDoc | dict[str, Any] | None],
+    predictions: list[PredictionChunkDoc | dict[str, Any] | None],
+) -> CampaignRunSummary:
+    """Store new results, update the comparisons, write the report; return the summary.
+
+    A reference or prediction job that crashed arrives as None (counted as lost).
+    """
+    settings = get_settings()
+    planned = as_doc(CampaignRunSummary, summary)
+    refs = [None if item is None else as_doc(ReferenceDoc, item) for item in references]
+    chunks = [None if item is None else as_doc(PredictionChunkDoc, item) for item in predictions]
+    new_refs = [ref for ref in refs if ref is not None]
+    new_preds = [doc for chunk in chunks if chunk is not None for doc in chunk.large_arrays]
+    with ReferenceStore(settings) as store:
+        store.upsert(new_refs)
+    _store_predictions(new_preds, settings)
+    finished: dict[str, Any] = {
+        "references_lost": sum(ref is None for ref in refs),
+        "references_failed": sum(ref.status == "failed" for ref in new_refs),
+        "prediction_jobs_lost": sum(chunk is None for chunk in chunks),
+        "predictions_failed": sum(doc.status == "failed" for doc in new_preds),
+        "comparisons_written": build_comparisons(settings),
+    }
+    try:
+        files = write_report(planned.campaign, settings=settings, build=False)
+        finished.update(report=str(files.html), cross_functional=files.cross_functional)
+    except Exception as exc:  # a report problem must not lose the stored results
+        finished["report_error"] = str(exc)
+    done = CampaignRunSummary.model_validate({**planned.model_dump(), **finished})
+    _record_finish(done)
+    return done
