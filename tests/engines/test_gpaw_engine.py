@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 from ase.units import GPa
+from gpaw_engine import FakeRun
 from pymatgen.core import Lattice, Structure
 
 from pesbench.engines.base import DFTEngine, get_engine
@@ -25,34 +25,6 @@ from pesbench.settings import PesbenchSettings
 @pytest.fixture
 def si2() -> Structure:
     return Structure(Lattice.cubic(5.43), ["Si", "Si"], [[0, 0, 0], [0.26, 0.25, 0.25]])
-
-
-@pytest.fixture
-def available(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """GPAW counted as usable, with PAW datasets for Si only (in a private folder)."""
-    datasets = tmp_path / "setups"
-    datasets.mkdir()
-    (datasets / "Si.PBE.gz").write_bytes(b"")
-    monkeypatch.setenv("GPAW_SETUP_PATH", str(datasets))
-    monkeypatch.setattr(GpawEngine, "unavailable_reason", lambda self: None)
-    return datasets
-
-
-class FakeRun:
-    """Stands in for run_gpaw: records the call, writes what a worker would."""
-
-    def __init__(self, results: dict[str, Any] | None, code: int = 0, log: str = "") -> None:
-        self.results, self.code, self.log = results, code, log
-        self.calls: list[list[str]] = []
-
-    def __call__(self, command: list[str], run_dir: Path, env: dict[str, str]) -> int:
-        self.calls.append(command)
-        self.env = env
-        self.inputs = json.loads((run_dir / "inputs.json").read_text())
-        (run_dir / "gpaw.txt").write_text(self.log)
-        if self.results is not None:
-            (run_dir / "results.json").write_text(json.dumps(self.results))
-        return self.code
 
 
 def test_get_engine_builds_it() -> None:

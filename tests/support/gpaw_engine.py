@@ -1,8 +1,11 @@
-"""A usable GPAW engine for the tests that run real DFT (not a test module)."""
+"""GPAW engine helpers for the tests (not a test module): a usable engine, a fake run."""
 
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,3 +22,20 @@ def usable_gpaw(settings: PesbenchSettings) -> GpawEngine:
             pytest.fail(f"CI needs GPAW: {reason}")
         pytest.skip(f"GPAW is not usable here: {reason}")
     return engine
+
+
+class FakeRun:
+    """Stands in for run_gpaw: records the call, writes what a worker would."""
+
+    def __init__(self, results: dict[str, Any] | None, code: int = 0, log: str = "") -> None:
+        self.results, self.code, self.log = results, code, log
+        self.calls: list[list[str]] = []
+
+    def __call__(self, command: list[str], run_dir: Path, env: dict[str, str]) -> int:
+        self.calls.append(command)
+        self.env = env
+        self.inputs = json.loads((run_dir / "inputs.json").read_text())
+        (run_dir / "gpaw.txt").write_text(self.log)
+        if self.results is not None:
+            (run_dir / "results.json").write_text(json.dumps(self.results))
+        return self.code
