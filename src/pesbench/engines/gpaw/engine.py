@@ -1,11 +1,15 @@
-"""``GpawEngine``: PBE, PBE+U and r2SCAN single points with GPAW, as ``ReferenceDoc``s.
+"""``GpawEngine``: PBE, PBE+U and r2SCAN single points and relaxations with GPAW.
+
+Single points are ``ReferenceDoc``s; relaxations are ``RelaxOutcome``s (ASE units), which
+:class:`pesbench.properties.sides.EngineSide` turns into ``RelaxationDoc``s.
 
 A run folder is self-describing:
 
 ``inputs.json``
     ``functional``, ``parameters`` (GPAW's keyword arguments), ``magmoms``,
     ``input_settings`` (the hashed physics), ``atoms`` (what the ranks read) and
-    ``structure`` (pymatgen's ``as_dict()``).
+    ``structure`` (pymatgen's ``as_dict()``); a relaxation adds ``"mode": "relax"`` and
+    ``relax`` (the resolved ``RelaxSettings``).
 ``gpaw.txt``
     GPAW's own log.
 ``gpaw-stdout.txt``
@@ -17,6 +21,12 @@ A run folder is self-describing:
 Energies are GPAW's force-consistent (Mermin free) energies, whose derivatives the forces
 and stress are; they are relative to GPAW's reference atoms, so not comparable with VASP's
 absolute energies. ``prev_dir`` is ignored: every run starts from scratch.
+
+A relaxation runs an ASE optimizer on the MPI ranks around one GPAW calculator (see
+:mod:`pesbench.engines.gpaw.worker`), so each step starts from the previous step's
+wavefunctions. Its k-point mesh is the initial cell's, kept for the whole run (a cell
+relaxation does not re-mesh as the cell changes), so ``input_settings`` describes the
+whole run.
 """
 
 from __future__ import annotations
@@ -28,6 +38,7 @@ import shutil
 import socket
 import tempfile
 import time
+from dataclasses import fields
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -38,14 +49,23 @@ from pymatgen.core import Structure
 
 from pesbench.engines.base import EngineError
 from pesbench.engines.gpaw import run as _run
-from pesbench.engines.gpaw.inputs import gpaw_inputs
+from pesbench.engines.gpaw.inputs import GpawInputs, gpaw_inputs
 from pesbench.engines.gpaw.worker import INPUTS, LOG, PROBE, RESULTS
+from pesbench.relax import RelaxOutcome
 from pesbench.schemas.base import Functional
 from pesbench.schemas.ids import structure_id
 from pesbench.schemas.reference import ReferenceDoc, hash_inputs
+from pesbench.schemas.relaxation import RelaxSettings
 from pesbench.settings import PesbenchSettings, get_settings
 
-__all__ = ["FHC_MARKER", "GpawEngine", "doc_from_results", "paw_dataset_dirs", "stress_to_gpa"]
+__all__ = [
+    "FHC_MARKER",
+    "GpawEngine",
+    "doc_from_results",
+    "outcome_from_results",
+    "paw_dataset_dirs",
+    "stress_to_gpa",
+]
 
 _INSTALL_HINT = "run `make setup` (as root, for its Debian libraries)"
 FHC_MARKER = ".pesbench-fhc-disabled"
@@ -108,6 +128,53 @@ def doc_from_results(base: dict[str, Any], results: dict[str, Any]) -> Reference
         stress=stress_to_gpa(results["stress_voigt"]),
         magmoms=[float(m) for m in magmoms] if magmoms is not None else None,
     )
+
+
+def _frames_ok(outcome: RelaxOutcome, n_atoms: int) -> bool:
+    n = len(outcome.energies)
+    if not all(len(x) == n for x in (outcome.forces, outcome.stresses, outcome.cells)):
+        return False
+    if len(outcome.positions) != n or not np.isfinite(outcome.energies).all():
+        return False
+    shapes = {
+        "forces": (n_atoms, 3),
+        "stresses": (3, 3),
+        "cells": (3, 3),
+        "positions": (n_atoms, 3),
+    }
+    for name, shape in shapes.items():
+        frames = getattr(outcome, name)
+        if n and (np.shape(frames)[1:] != shape or not np.isfinite(frames).all()):
+            return False
+    return True
+
+
+def outcome_from_results(
+    results: dict[str, Any], n_atoms: int, seconds: float = 0.0
+) -> RelaxOutcome:
+    """The relaxation's outcome (ASE units) from the worker's ``results`` of a relax run.
+
+    A failed run (an SCF that did not converge, a crash) is an outcome with ``converged``
+    False, the run's one-line reason, and the frames computed before it stopped.
+    """
+    reason = str(results.get("reason") or "GPAW failed without a reason").splitlines()[0]
+    data = results.get("outcome")
+    if not isinstance(data, dict):
+        data = {}
+    names = {f.name for f in fields(RelaxOutcome)}
+    try:
+        outcome = RelaxOutcome(**{k: v for k, v in data.items() if k in names})
+        ok = _frames_ok(outcome, n_atoms)
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        failed = results.get("status") != "success"
+        return RelaxOutcome(False, 0, reason if failed else "malformed relaxation results")
+    outcome.seconds = float(seconds)
+    if results.get("status") != "success":
+        outcome.converged = False
+        outcome.reason = reason
+    return outcome
 
 
 class GpawEngine:
@@ -188,6 +255,82 @@ class GpawEngine:
         ``prev_dir`` is accepted for the seam and ignored (GPAW starts from scratch).
         Raises ``ValueError`` only for bad ``overrides`` (a caller's mistake, not a run's).
         """
+        run_dir, inputs = self._write_inputs(structure, functional, run_dir, overrides)
+        gpaw_version = _pkg_version("gpaw")
+        base: dict[str, Any] = {
+            "structure_id": structure_id(structure),
+            "n_atoms": len(structure),
+            "structure": structure,
+            "functional": functional,
+            "code": "gpaw",
+            "code_version": gpaw_version,
+            "input_hash": hash_inputs(inputs["input_settings"]),
+            "input_settings": inputs["input_settings"],
+            "run_dir": f"{socket.gethostname()}:{run_dir}",
+        }
+        reason = self._blocked(inputs)
+        if reason is not None:
+            results: dict[str, Any] = {"status": "failed", "reason": reason}
+            (run_dir / RESULTS).write_text(json.dumps(results, indent=1))
+            return doc_from_results(base, results)
+        results, base["wall_time_s"] = self._launch(run_dir)
+        return doc_from_results(base, results)
+
+    def relax(
+        self,
+        structure: Structure,
+        functional: Functional,
+        run_dir: Path,
+        *,
+        settings: RelaxSettings,
+        overrides: dict[str, Any] | None = None,
+    ) -> RelaxOutcome:
+        """Relax ``structure`` in ``run_dir`` with an ASE optimizer on one GPAW calculator.
+
+        The optimizer runs on the MPI ranks (:mod:`pesbench.engines.gpaw.worker`), so GPAW
+        reuses its wavefunctions from step to step. The k-point mesh is the initial cell's
+        for the whole relaxation (see the module's docstring). A failed run (SCF not
+        converged, crash, GPAW unusable) returns an outcome with ``converged`` False, a
+        one-line reason and the frames computed before it stopped.
+
+        Parameters
+        ----------
+        settings
+            Resolved (``fmax`` and ``max_steps`` set): what ``Side.resolve`` returns.
+        overrides
+            As :meth:`compute`'s (``spin_polarized`` among them).
+
+        Raises
+        ------
+        ValueError
+            For unresolved settings, a fixed atom out of range or bad ``overrides`` (a
+            caller's mistake, not a run's).
+        """
+        if settings.fmax is None or settings.max_steps is None:
+            raise ValueError("GpawEngine.relax needs resolved settings (fmax and max_steps)")
+        if settings.fix_indices and max(settings.fix_indices) >= len(structure):
+            raise ValueError(
+                f"fixed atom index {max(settings.fix_indices)} out of range for "
+                f"{len(structure)} atoms"
+            )
+        extra = {"mode": "relax", "relax": settings.model_dump(mode="json")}
+        run_dir, inputs = self._write_inputs(structure, functional, run_dir, overrides, extra)
+        reason = self._blocked(inputs)
+        if reason is not None:
+            (run_dir / RESULTS).write_text(json.dumps({"status": "failed", "reason": reason}))
+            return RelaxOutcome(converged=False, n_steps=0, reason=reason)
+        results, seconds = self._launch(run_dir)
+        return outcome_from_results(results, len(structure), seconds)
+
+    def _write_inputs(
+        self,
+        structure: Structure,
+        functional: Functional,
+        run_dir: Path,
+        overrides: dict[str, Any] | None,
+        extra: dict[str, Any] | None = None,
+    ) -> tuple[Path, GpawInputs]:
+        """Write ``inputs.json`` (removing a previous run's outputs); the folder, resolved."""
         inputs = gpaw_inputs(structure, functional, overrides)
         run_dir = Path(run_dir).resolve()
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -202,6 +345,7 @@ class GpawEngine:
             json.dumps(
                 {
                     "functional": functional,
+                    **(extra or {}),
                     **inputs,
                     "atoms": atoms,
                     "structure": structure.as_dict(),
@@ -209,38 +353,28 @@ class GpawEngine:
                 indent=1,
             )
         )
-        gpaw_version = _pkg_version("gpaw")
-        base: dict[str, Any] = {
-            "structure_id": structure_id(structure),
-            "n_atoms": len(structure),
-            "structure": structure,
-            "functional": functional,
-            "code": "gpaw",
-            "code_version": gpaw_version,
-            "input_hash": hash_inputs(inputs["input_settings"]),
-            "input_settings": inputs["input_settings"],
-            "run_dir": f"{socket.gethostname()}:{run_dir}",
-        }
+        return run_dir, inputs
 
+    def _blocked(self, inputs: GpawInputs) -> str | None:
+        """Why the run cannot start (GPAW unusable, a PAW dataset missing), else None."""
         reason = self.unavailable_reason()
         missing = [] if reason else _missing_datasets(set(inputs["input_settings"]["setups"]))
         if missing:
             reason = f"no GPAW PAW dataset for {', '.join(missing)}"
-        if reason is not None:
-            results: dict[str, Any] = {"status": "failed", "reason": reason}
-            (run_dir / RESULTS).write_text(json.dumps(results, indent=1))
-            return doc_from_results(base, results)
+        return reason
 
+    def _launch(self, run_dir: Path) -> tuple[dict[str, Any], float]:
+        """Run the worker under MPI in ``run_dir``: its results (or why none) and seconds."""
         start = time.perf_counter()
         code = _run.run_gpaw(
             _run.gpaw_command(self.settings, str(run_dir)), run_dir, _run.gpaw_env()
         )
-        base["wall_time_s"] = time.perf_counter() - start
+        seconds = time.perf_counter() - start
         found = _read_results(run_dir)
         results = found or {"status": "failed", "reason": _crash_reason(run_dir, code)}
         if code != 0 and results.get("status") == "success":
             results = {**results, "status": "failed", "reason": f"GPAW exited with code {code}"}
-        return doc_from_results(base, results)
+        return results, seconds
 
 
 def _read_results(run_dir: Path) -> dict[str, Any] | None:
