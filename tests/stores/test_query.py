@@ -90,9 +90,10 @@ def test_query_filters_levels_and_exports(db_settings: PesbenchSettings, tmp_pat
     assert query_comparisons(db_settings, campaign="other").empty
     structure = query_comparisons(db_settings, "structure")
     assert structure["energy_per_atom_error"].tolist() == [0.1]
-    props = query_comparisons(db_settings, "properties", pairing="native")
-    assert len(props) == 2
-    assert set(props["ratio"]) == {0.8}
+    # the unrelaxed properties of the comparisons are gone: properties are relaxed ones
+    with pytest.raises(QueryError, match="after relaxation"):
+        query_comparisons(db_settings, "properties")
+    assert "properties" not in everything.columns
 
     for suffix in (".csv", ".parquet", ".json"):
         path = export_table(everything, tmp_path / f"t{suffix}")
@@ -115,9 +116,13 @@ def test_cli_query_prints_and_exports(db_settings: PesbenchSettings, tmp_path: P
     assert "mace-mp-0" in result.output
     assert "chgnet" not in result.output
     out = tmp_path / "rows.csv"
-    result = runner.invoke(app, ["query", "--level", "properties", "-o", str(out)])
+    result = runner.invoke(app, ["query", "--model", "mace-mp-0", "--csv", str(out)])
     assert result.exit_code == 0, result.output
     assert len(pd.read_csv(out)) == 4
+    # --level properties is --properties: the relaxed ones (none stored here)
+    result = runner.invoke(app, ["query", "--level", "properties"])
+    assert result.exit_code == 0, result.output
+    assert "no relaxed properties match" in result.output
     # --build: no references, so no new structure-level documents; the one inserted above
     # gets its aggregate, once
     result = runner.invoke(app, ["query", "--build"])

@@ -1,16 +1,24 @@
-"""``pesbench query``: comparison tables, filtered, printed or exported."""
+"""``pesbench query``: comparison and relaxed-property tables, filtered, printed or exported."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated
 
+import pandas as pd
 import typer
 
+from pesbench.analysis.property_errors import property_error_summary
 from pesbench.cli.console import console
 from pesbench.settings import get_settings
 from pesbench.stores.builders import build_comparisons
-from pesbench.stores.query import Level, QueryError, export_table, query_comparisons
+from pesbench.stores.query import (
+    Level,
+    QueryError,
+    export_table,
+    query_comparisons,
+    query_properties,
+)
 
 __all__ = ["query"]
 
@@ -24,16 +32,57 @@ _SHOWN = {
         "force_mae", "force_scale", "stress_mae",
     ],
     "properties": [
-        "formula", "category", "model_id", "functional", "name", "label", "unit",
-        "reference", "model", "error", "ratio",
+        "material", "category", "name", "label", "unit", "model", "functional", "dft_value",
+        "model_value", "error", "relative_error", "n",
     ],
 }  # fmt: skip
+_SUMMARY_SHOWN = [
+    "category", "name", "model", "n", "mae", "mean_relative_error", "slope",
+    "fraction_underpredicted",
+]  # fmt: skip
+
+
+def _show(frame: pd.DataFrame, level: str, output: Path | None) -> None:
+    """Export the table to ``output``, or print it (with the summary of properties)."""
+    if output is not None:
+        export_table(frame, output)
+        console.print(f"{len(frame)} rows -> {output}")
+        return
+    if frame.empty:
+        console.print(
+            "no relaxed properties match"
+            if level == "properties"
+            else "no comparisons match (run `pesbench query --build` to build them)"
+        )
+        return
+    columns = [c for c in _SHOWN[level] if c in frame.columns]
+    text = frame[columns].to_string(index=False, float_format=lambda v: f"{v:.4g}")
+    console.print(text, markup=False)
+    if level == "properties":
+        summary = property_error_summary(frame)[_SUMMARY_SHOWN]
+        console.print("\nper category, property and model:")
+        text = summary.to_string(index=False, float_format=lambda v: f"{v:.4g}")
+        console.print(text, markup=False)
+    console.print(f"({len(frame)} rows; all columns with --output FILE.csv)")
 
 
 def query(
     level: Annotated[
-        str, typer.Option("--level", "-l", help="material (aggregates), structure, or properties.")
+        str,
+        typer.Option(
+            "--level",
+            "-l",
+            help="material (aggregates), structure, or properties (same as --properties).",
+        ),
     ] = "material",
+    properties: Annotated[
+        bool,
+        typer.Option(
+            "--properties",
+            help="Relaxed properties: each model's value against DFT at its training "
+            "functional (error, relative error, n), each side from its own relaxed geometries.",
+        ),
+    ] = False,
     campaign: Annotated[str | None, typer.Option(help="Only this campaign.")] = None,
     category: Annotated[
         str | None, typer.Option(help="Only this category (surface, defect, ...).")
@@ -48,42 +97,31 @@ def query(
     pairing: Annotated[str | None, typer.Option(help="native or cross.")] = None,
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Write the table: .csv, .parquet or .json."),
+        typer.Option("--output", "-o", "--csv", help="Write the table: .csv, .parquet or .json."),
     ] = None,
     build: Annotated[
         bool, typer.Option("--build", help="Bring the comparisons up to date first.")
     ] = False,
     cross: Annotated[bool, typer.Option("--cross", help="With --build: also cross pairs.")] = False,
 ) -> None:
-    """Print (or export) the comparisons of models against DFT as a table."""
+    """Print (or export) the comparisons of models against DFT, or the relaxed properties."""
     settings = get_settings()
+    level = "properties" if properties else level
+    if level not in _SHOWN:
+        raise QueryError(f"unknown level {level!r}: material, structure or properties")
     if build:
         written = build_comparisons(settings, cross_functional=cross)
         console.print(
             f"comparisons updated: {written['structure']} structure-level, "
             f"{written['material']} material-level documents written"
         )
-    if level not in _SHOWN:
-        raise QueryError(f"unknown level {level!r}: material, structure or properties")
-    lvl: Level = level  # type: ignore[assignment]
-    frame = query_comparisons(
-        settings,
-        lvl,
-        campaign=campaign,
-        category=category,
-        material=material,
-        model=model,
-        functional=functional,
-        pairing=pairing,
-    )
-    if output is not None:
-        export_table(frame, output)
-        console.print(f"{len(frame)} rows -> {output}")
-        return
-    if frame.empty:
-        console.print("no comparisons match (run `pesbench query --build` to build them)")
-        return
-    columns = [c for c in _SHOWN[level] if c in frame.columns]
-    text = frame[columns].to_string(index=False, float_format=lambda v: f"{v:.4g}")
-    console.print(text, markup=False)
-    console.print(f"({len(frame)} rows; all columns with --output FILE.csv)")
+    filters = {"campaign": campaign, "category": category, "material": material, "model": model,
+               "functional": functional}  # fmt: skip
+    if level == "properties":
+        if pairing not in (None, "native"):
+            raise QueryError("relaxed properties are compared at the training functional only")
+        frame = query_properties(settings, **filters)
+    else:
+        lvl: Level = level  # type: ignore[assignment]
+        frame = query_comparisons(settings, lvl, pairing=pairing, **filters)
+    _show(frame, level, output)

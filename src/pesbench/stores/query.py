@@ -1,8 +1,10 @@
-"""Tidy tables (pandas) of the ``comparisons`` collection, and their export.
+"""Tidy tables (pandas) of the ``comparisons`` and ``properties`` collections, and their export.
 
-One row per document: ``level="material"`` (the aggregates, default), ``"structure"``
-(per-structure errors), or ``"properties"`` (one row per property of each aggregate).
-Filters are exact matches; ``material`` matches the parent's structure_id or its formula.
+:func:`query_comparisons`: one row per comparison, ``level="material"`` (the aggregates,
+default) or ``"structure"`` (per-structure errors). :func:`query_properties`: one row per
+relaxed property of a model paired with the DFT value of its training functional
+(:mod:`pesbench.analysis.property_errors`). Filters are exact matches; ``material`` matches
+the parent's structure_id or its formula.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from pesbench.analysis.property_errors import PropertyPair, pair_properties, property_error_rows
 from pesbench.errors import PesbenchError
 from pesbench.settings import PesbenchSettings
 from pesbench.stores.builders import collection_store
+from pesbench.stores.properties import PropertyStore
 from pesbench.stores.references import in_campaign
 
 __all__ = [
@@ -23,11 +27,14 @@ __all__ = [
     "QueryError",
     "comparison_criteria",
     "export_table",
+    "property_criteria",
     "query_comparisons",
+    "query_properties",
+    "query_property_pairs",
     "query_results",
 ]
 
-Level = Literal["material", "structure", "properties"]
+Level = Literal["material", "structure"]
 EXPORT_FORMATS = (".csv", ".parquet", ".json")
 
 _GROUP = ["campaign", "material", "formula", "category", "model_id", "functional", "pairing"]
@@ -49,7 +56,7 @@ def comparison_criteria(
     pairing: str | None = None,
 ) -> dict[str, Any]:
     """The Mongo criteria of a query of the ``comparisons`` collection."""
-    criteria: dict[str, Any] = {"level": "material" if level == "properties" else level}
+    criteria: dict[str, Any] = {"level": level}
     either: list[dict[str, Any]] = []
     if campaign is not None:
         either.append(in_campaign(campaign))
@@ -68,20 +75,11 @@ def comparison_criteria(
     return criteria
 
 
-def _frame(docs: list[dict[str, Any]], level: str) -> pd.DataFrame:
-    if level == "properties":
-        rows = [
-            {**{k: d.get(k) for k in _GROUP}, **prop}
-            for d in docs
-            for prop in d.get("properties", [])
-        ]
-        return pd.DataFrame(
-            rows, columns=[*_GROUP, "name", "label", "unit", "reference", "model", "error", "ratio"]
-        )
+def _frame(docs: list[dict[str, Any]]) -> pd.DataFrame:
     rows = [{k: v for k, v in d.items() if k not in _DROP} for d in docs]
     for row in rows:
-        if "properties" in row:
-            row["n_properties"] = len(row.pop("properties"))
+        # properties of the unrelaxed structures: not shown (query_properties has the relaxed)
+        row.pop("properties", None)
         if "structure_ids" in row:
             row.pop("structure_ids")
         if "notes" in row:
@@ -103,7 +101,7 @@ def query_comparisons(
     settings
         Which database; default the process settings.
     level
-        ``"material"``, ``"structure"`` or ``"properties"``.
+        ``"material"`` or ``"structure"`` (relaxed properties: :func:`query_properties`).
     **filters
         ``campaign``, ``category``, ``material``, ``model``, ``functional``, ``pairing``.
 
@@ -112,15 +110,17 @@ def query_comparisons(
     pandas.DataFrame
         Sorted by its grouping columns; energies eV/atom, forces eV/Å, stresses GPa.
     """
-    if level not in ("material", "structure", "properties"):
-        raise QueryError(f"unknown level {level!r}: material, structure or properties")
+    if level == "properties":
+        raise QueryError("properties are compared after relaxation: use query_properties")
+    if level not in ("material", "structure"):
+        raise QueryError(f"unknown level {level!r}: material or structure")
     store = collection_store("comparisons", settings)
     store.connect()
     try:
         docs = list(store.query(comparison_criteria(level, **filters)))
     finally:
         store.close()
-    frame = _frame(docs, level)
+    frame = _frame(docs)
     keys = [
         c
         for c in (
@@ -138,6 +138,68 @@ def query_comparisons(
     return (
         frame.sort_values(keys, na_position="first").reset_index(drop=True) if len(frame) else frame
     )
+
+
+def property_criteria(
+    *,
+    campaign: str | None = None,
+    category: str | None = None,
+    material: str | None = None,
+) -> dict[str, Any]:
+    """The Mongo criteria of a query of the ``properties`` collection (both sides)."""
+    criteria: dict[str, Any] = {} if category is None else {"category": category}
+    either: list[dict[str, Any]] = []
+    if campaign is not None:
+        either.append(in_campaign(campaign))
+    if material is not None:
+        either.append({"$or": [{"material": material}, {"bulk_id": material}]})
+    if either:
+        criteria["$and"] = either
+    return criteria
+
+
+def query_property_pairs(
+    settings: PesbenchSettings | None = None,
+    *,
+    model: str | None = None,
+    functional: str | None = None,
+    **filters: str | None,
+) -> list[PropertyPair]:
+    """Relaxed property values of models paired with the DFT values they are compared with.
+
+    Parameters
+    ----------
+    settings
+        Which database; default the process settings.
+    model
+        Only this model (its id).
+    functional
+        Only DFT values at this functional.
+    **filters
+        ``campaign``, ``category``, ``material`` (of both sides' documents).
+    """
+    with PropertyStore(settings) as store:
+        docs = list(store.query(property_criteria(**filters)))
+    pairs = pair_properties(
+        [d for d in docs if d.side_kind == "dft"], [d for d in docs if d.side_kind == "model"]
+    )
+    return [
+        p
+        for p in pairs
+        if (model is None or p.model.side == model)
+        and (functional is None or p.dft.functional == functional)
+    ]
+
+
+def query_properties(
+    settings: PesbenchSettings | None = None, **filters: str | None
+) -> pd.DataFrame:
+    """One row per relaxed property pair: both values, error, relative error, n.
+
+    Columns :data:`~pesbench.analysis.property_errors.ROW_COLUMNS`; the filters those of
+    :func:`query_property_pairs`. Rows sorted by category, material, name, label, model.
+    """
+    return property_error_rows(query_property_pairs(settings, **filters))
 
 
 def query_results(
