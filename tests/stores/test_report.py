@@ -134,6 +134,9 @@ def test_report_writes_html_with_figures_and_csv(
         assert scales[formula + "chgnet-r2scan"] == pytest.approx(0.95, abs=0.01)
     assert (material["one_point_mae_after"] < material["one_point_mae_before"]).all()
     assert {p.name for p in files.csv} == {"material.csv", "structure.csv", "properties.csv"}
+    # properties are relaxed ones only (none in this campaign), never of these single points
+    assert "No relaxed property was computed in this campaign." in page
+    assert pd.read_csv(tmp_path / "rep" / "properties.csv").empty
     assert "None: fine-tune on this campaign" in page  # no corrected model yet
     assert structure_id(_bulks()[0]) in set(material["material"])
     with pytest.raises(PesbenchError, match="'nothing': it has no successful references"):

@@ -316,7 +316,7 @@ def property_parity_figure(pairs: Sequence[PropertyPair]) -> Figure:
             if x.size > _MAX_POINTS:
                 keep = rng.choice(x.size, _MAX_POINTS, replace=False)
                 x, y = x[keep], y[keep]
-            ax.scatter(x, y, s=14 if len(mine) == x.size else 4, alpha=0.7, color=f"C{k}",
+            ax.scatter(x, y, s=24 if len(mine) == x.size else 4, alpha=0.7, color=f"C{k}",
                        edgecolors="none", label=model)  # fmt: skip
         pad = 0.05 * (hi - lo or 1.0)
         ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], color="0.5", lw=1, label="y = x")

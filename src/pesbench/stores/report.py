@@ -7,11 +7,13 @@ campaign's references or predicted with in it) get a section of their own, with 
 held-out errors before and after.
 References whose code is not a DFT code (a uMLIP standing in for DFT) are flagged at the
 top of the page and in every table (column ``reference_code``).
+Properties are those computed by each side from its own relaxed geometries
+(:mod:`pesbench.stores.report_properties`); a campaign with properties and no
+comparisons gets a report of its properties.
 """
 
 from __future__ import annotations
 
-import base64
 import html
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -44,6 +46,9 @@ from pesbench.stores.connection import open_collection
 from pesbench.stores.corrections import load_corrections
 from pesbench.stores.query import query_comparisons
 from pesbench.stores.references import in_campaign
+from pesbench.stores.report_properties import html_image as _img
+from pesbench.stores.report_properties import html_table as _table
+from pesbench.stores.report_properties import load_relaxed_properties, properties_section
 
 __all__ = ["DFT_CODES", "ReportFiles", "write_report"]
 
@@ -236,19 +241,6 @@ def _corrections(
     return pd.DataFrame(tuned), pd.DataFrame(fits), warnings
 
 
-def _table(frame: pd.DataFrame, columns: list[str]) -> str:
-    cols = [c for c in columns if c in frame.columns]
-    table = frame[cols].to_html(
-        index=False, float_format=lambda v: f"{v:.4g}", na_rep="–", border=0, classes="t"
-    )
-    return f'<div style="overflow-x:auto">{table}</div>'
-
-
-def _img(png: bytes, alt: str) -> str:
-    data = base64.b64encode(png).decode()
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
-
-
 _CSS = """
 body{font-family:sans-serif;margin:2em;max-width:1200px;color:#222}
 h1{font-size:1.5em} h2{font-size:1.2em;border-bottom:1px solid #ccc;margin-top:1.6em}
@@ -259,50 +251,13 @@ border-bottom:1px solid #eee;text-align:right} img{max-width:100%;margin:.5em 0}
 """
 
 
-def write_report(
-    campaign: str,
-    out_dir: Path | None = None,
-    settings: PesbenchSettings | None = None,
-    *,
-    build: bool = True,
-    cross_functional: bool = False,
-) -> ReportFiles:
-    """Write ``report.html`` and the CSV tables of ``campaign`` into ``out_dir``.
-
-    Parameters
-    ----------
-    campaign
-        Campaign name (the ``campaign`` of the references).
-    out_dir
-        Default: ``<data_dir>/reports/<campaign>``.
-    settings
-        Which database; default the process settings.
-    build
-        Bring the comparisons up to date first (incremental).
-    cross_functional
-        With ``build``: also compare each model with the functionals it was not trained on.
-
-    Raises
-    ------
-    PesbenchError
-        When the campaign has no comparisons.
-    """
-    settings = settings or get_settings()
-    out_dir = out_dir or settings.data_dir / "reports" / campaign
-    if build:
-        build_comparisons(settings, cross_functional=cross_functional)
-    material = query_comparisons(settings, "material", campaign=campaign)
-    if material.empty:
-        raise PesbenchError(_why_no_comparisons(campaign, settings))
-    structure = query_comparisons(settings, "structure", campaign=campaign)
-    props = query_comparisons(settings, "properties", campaign=campaign)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    result = ReportFiles(html=out_dir / "report.html")
-    for name, frame in (("material", material), ("structure", structure), ("properties", props)):
-        path = out_dir / f"{name}.csv"
-        frame.to_csv(path, index=False)
-        result.csv.append(path)
-
+def _comparison_parts(
+    material: pd.DataFrame,
+    structure: pd.DataFrame,
+    result: ReportFiles,
+    settings: PesbenchSettings,
+) -> list[str]:
+    """The sections of the comparisons: summary, parity, softening, one-point figures."""
     parts: list[str] = []
     stand_ins = sorted(set(material["reference_code"]) - DFT_CODES)
     if stand_ins:
@@ -339,11 +294,58 @@ def write_report(
         fig = one_point_figure(labelled)
         parts += ["<h2>One-point correction</h2>", _img(figure_png(fig), "one-point")]
         result.figures.append("one-point correction")
-    parts.append("<h2>Property errors</h2>")
-    if props.empty:
-        parts.append('<p class="note">No category property could be computed.</p>')
-    else:
-        parts.append(_table(props, [*props.columns.drop(["campaign", "material"])]))
+    return parts
+
+
+def write_report(
+    campaign: str,
+    out_dir: Path | None = None,
+    settings: PesbenchSettings | None = None,
+    *,
+    build: bool = True,
+    cross_functional: bool = False,
+) -> ReportFiles:
+    """Write ``report.html`` and the CSV tables of ``campaign`` into ``out_dir``.
+
+    Parameters
+    ----------
+    campaign
+        Campaign name (the ``campaign`` of the references).
+    out_dir
+        Default: ``<data_dir>/reports/<campaign>``.
+    settings
+        Which database; default the process settings.
+    build
+        Bring the comparisons up to date first (incremental).
+    cross_functional
+        With ``build``: also compare each model with the functionals it was not trained on.
+
+    Raises
+    ------
+    PesbenchError
+        When the campaign has neither comparisons nor properties.
+    """
+    settings = settings or get_settings()
+    out_dir = out_dir or settings.data_dir / "reports" / campaign
+    if build:
+        build_comparisons(settings, cross_functional=cross_functional)
+    material = query_comparisons(settings, "material", campaign=campaign)
+    relaxed = load_relaxed_properties(campaign, settings)
+    if material.empty and relaxed.empty:
+        raise PesbenchError(_why_no_comparisons(campaign, settings))
+    structure = query_comparisons(settings, "structure", campaign=campaign)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result = ReportFiles(html=out_dir / "report.html")
+    for name, frame in (("material", material), ("structure", structure)):
+        path = out_dir / f"{name}.csv"
+        frame.to_csv(path, index=False)
+        result.csv.append(path)
+
+    parts = _comparison_parts(material, structure, result, settings) if len(material) else []
+    property_parts, property_csv, drawn = properties_section(relaxed, out_dir)
+    parts += property_parts
+    result.csv.append(property_csv)
+    result.figures += ["property parity"] if drawn else []
     parts.append("<h2>GGA vs r2SCAN</h2>")
     fig, text = _cross_functional(campaign, settings)
     result.cross_functional = text
@@ -352,7 +354,8 @@ def write_report(
         result.figures.append("GGA vs r2SCAN")
     parts.append(f'<p class="note">{html.escape(text)}</p>')
     parts.append("<h2>Corrected models</h2>")
-    tuned, fits, warnings = _corrections(campaign, sorted(set(material["model_id"])), settings)
+    models = sorted(set(material.get("model_id", [])) | {p.model.side for p in relaxed.pairs})
+    tuned, fits, warnings = _corrections(campaign, models, settings)
     for name, frame in (("finetunes", tuned), ("scale_fits", fits)):
         if not frame.empty:
             path = out_dir / f"{name}.csv"
