@@ -8,7 +8,7 @@ only. Sides: :class:`ModelSide`, :class:`EngineSide`.
 
 from __future__ import annotations
 
-from pesbench.properties import high_energy, migration, phonon, surface
+from pesbench.properties import defect, high_energy, migration, phonon, solid_solution, surface
 from pesbench.properties.base import (
     CALCULATORS,
     PropertyContext,
@@ -26,8 +26,10 @@ __all__ = [
     "Side",
     "calculation_id",
     "compute_properties",
+    "defect",
     "high_energy",
     "migration",
     "phonon",
+    "solid_solution",
     "surface",
 ]
