@@ -19,10 +19,9 @@ killed job redoes at most the relaxation it was in.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -198,6 +197,8 @@ class PropertyFlowMaker(Maker):
         The model side's template: one copy per model of ``models``.
     models
         Model ids; None: ``model_relax_maker.model`` alone.
+    functionals
+        DFT functionals, one DFT side each; None: ``dft_relax_maker.functional`` alone.
     """
 
     name: str = "properties"
@@ -205,12 +206,16 @@ class PropertyFlowMaker(Maker):
     dft_relax_maker: RelaxMaker | None = field(default_factory=RelaxMaker)
     model_relax_maker: RelaxMaker = field(default_factory=lambda: RelaxMaker(model="chgnet-0.3.0"))
     models: list[str] | None = None
+    functionals: list[Functional] | None = None
 
     def relax_makers(self) -> list[RelaxMaker]:
         """Every side: the DFT one first, then one per model."""
         models = self.models if self.models is not None else [self.model_relax_maker.model]
-        sides = [self.dft_relax_maker] if self.dft_relax_maker is not None else []
-        sides += [dataclasses.replace(self.model_relax_maker, model=m) for m in models if m]
+        sides = []
+        if self.dft_relax_maker is not None:
+            functionals = self.functionals or [self.dft_relax_maker.functional]
+            sides += [replace(self.dft_relax_maker, functional=f) for f in functionals]
+        sides += [replace(self.model_relax_maker, model=m) for m in models if m]
         return sides
 
     def make(self, bulks: Sequence[Structure], campaign: str | None = None) -> Flow:

@@ -38,6 +38,15 @@ class CampaignRunSummary(PesbenchDoc):
     comparisons_written: dict[str, int] = Field(
         default_factory=dict, description="Comparison documents written, per level."
     )
+    property_jobs: int = Field(
+        default=0, description="Property calculations planned (stored ones return at once)."
+    )
+    property_sets_lost: int = Field(
+        default=0, description="Property calculations whose job crashed (no result)."
+    )
+    properties_stored: int = Field(
+        default=0, description="Property values of this run's calculations."
+    )
     report: str | None = Field(default=None, description="Path of the HTML report.")
     cross_functional: str | None = Field(
         default=None, description="One-paragraph GGA vs r2SCAN summary of the report."

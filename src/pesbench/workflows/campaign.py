@@ -28,7 +28,7 @@ spec's resources as ``_queueadapter`` overrides for ``qlaunch``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 from uuid import uuid4
 
 from jobflow import Flow, Job, Maker, Response, job
@@ -37,6 +37,7 @@ from jobflow.core.reference import OnMissing, OutputReference
 from pesbench.engines.base import get_engine
 from pesbench.makers.generate import GenerateMaker
 from pesbench.makers.predict import PredictMaker
+from pesbench.makers.properties import PropertyFlowMaker, PropertyMaker, RelaxMaker
 from pesbench.makers.reference import ReferenceFlowMaker, ReferenceMaker
 from pesbench.mlip.registry import model_info
 from pesbench.schemas.base import Functional
@@ -59,6 +60,8 @@ from pesbench.workflows.records import (
 from pesbench.workflows.spec import CampaignSpec, DFTSpec, Resources
 
 __all__ = ["CampaignFlowMaker", "build_campaign_flow", "plan_campaign"]
+
+DftMaker = TypeVar("DftMaker", ReferenceMaker, RelaxMaker)
 
 
 def _worker_config(category: str, resources: Resources) -> dict[str, Any]:
@@ -93,6 +96,12 @@ class CampaignFlowMaker(Maker):
         ``model`` empty (the default): one set of jobs per model of the spec; set (e.g.
         ``update_kwargs({"model": ...}, class_filter=PredictMaker)``): that model alone,
         in place of the spec's.
+    property_maker
+        Relaxed properties (:class:`~pesbench.makers.properties.PropertyFlowMaker`): its
+        categories, DFT functionals and models empty (the default) take the spec's
+        ``properties`` section and models; its DFT relax maker gets the spec's engine and
+        overrides under its own, like the reference makers. No categories anywhere: no
+        property jobs.
     retry_failed
         Recompute references and predictions stored as failed (default: keep them).
     """
@@ -101,6 +110,11 @@ class CampaignFlowMaker(Maker):
     generate_maker: GenerateMaker = field(default_factory=GenerateMaker)
     reference_maker: ReferenceFlowMaker = field(default_factory=ReferenceFlowMaker)
     predict_maker: PredictMaker = field(default_factory=lambda: PredictMaker(model=""))
+    property_maker: PropertyFlowMaker = field(
+        default_factory=lambda: PropertyFlowMaker(
+            categories={}, model_relax_maker=RelaxMaker(model=None)
+        )
+    )
     retry_failed: bool = False
 
     def make(self, spec: CampaignSpec) -> Flow:
@@ -153,8 +167,38 @@ class CampaignFlowMaker(Maker):
         models = [self.predict_maker.model] if self.predict_maker.model else spec.models
         return [replace(self.predict_maker, model=model, campaign=spec.name) for model in models]
 
+    def property_flow_maker(self, spec: CampaignSpec) -> PropertyFlowMaker | None:
+        """The property maker filled from the spec; None when no category asks for any."""
+        own = self.property_maker
+        wanted = spec.properties
+        categories = own.categories or (wanted.categories if wanted else {})
+        if not categories:
+            return None
+        dft = own.dft_relax_maker
+        if dft is not None:
+            dft = _with_dft(dft, spec.dft)
+            if wanted is not None:
+                dft = replace(
+                    dft, fmax=dft.fmax or wanted.fmax, max_steps=dft.max_steps or wanted.max_steps
+                )
+        model = own.model_relax_maker
+        if wanted is not None:
+            model = replace(
+                model, fmax=model.fmax or wanted.fmax, max_steps=model.max_steps or wanted.max_steps
+            )
+        models = own.models or ([model.model] if model.model else spec.models)
+        functionals = own.functionals or (wanted.functionals if wanted else None)
+        return replace(
+            own,
+            categories=categories,
+            dft_relax_maker=dft,
+            model_relax_maker=model,
+            models=models,
+            functionals=functionals,
+        )
 
-def _with_dft(maker: ReferenceMaker, dft: DFTSpec) -> ReferenceMaker:
+
+def _with_dft(maker: DftMaker, dft: DFTSpec) -> DftMaker:
     return replace(
         maker, engine=maker.engine or dft.engine, overrides={**dft.overrides, **maker.overrides}
     )
@@ -192,6 +236,7 @@ def plan_campaign(
     retry = maker.retry_failed
     refs = _plan_references(maker.reference_flow_maker(spec), docs, spec, retry, settings)
     preds = _plan_predictions(predict_makers, docs, spec, retry, settings)
+    props = _plan_properties(maker.property_flow_maker(spec), spec)
     summary = CampaignRunSummary(
         run_id=uuid4().hex,
         campaign=spec.name,
@@ -202,13 +247,14 @@ def plan_campaign(
         predictions_new=preds.new,
         prediction_jobs=len(preds.jobs),
         predictions_reused=preds.reused,
+        property_jobs=len(props.outputs),
     )
     record_run(spec_data, summary)
-    finish = finish_campaign(summary, refs.outputs, preds.outputs)
+    finish = finish_campaign(summary, refs.outputs, preds.outputs, props.outputs)
     finish.name = f"finish {spec.name}"
     finish.config.on_missing_references = OnMissing.NONE  # a crashed job loses only itself
     finish.update_config(_worker_config(DFT_CATEGORY, spec.resources.dft), dynamic=False)
-    computed = Flow([*refs.jobs, *preds.jobs, finish], name=f"compute {spec.name}")
+    computed = Flow([*refs.jobs, *preds.jobs, *props.jobs, finish], name=f"compute {spec.name}")
     return Response(output=summary, replace=computed)
 
 
@@ -300,4 +346,24 @@ def _plan_predictions(
             step.update_config(config, dynamic=False)
             work.jobs.append(step)
             work.outputs.append(step.output)
+    return work
+
+
+def _plan_properties(maker: PropertyFlowMaker | None, spec: CampaignSpec) -> _Work:
+    """A property job per (bulk, category, side); each returns its stored result if any.
+
+    DFT sides go to the ``dft`` workers, models to the ``mlip`` ones.
+    """
+    work = _Work()
+    if maker is None:
+        return work
+    flow = maker.make([load_structure(path) for path in spec.structures], campaign=spec.name)
+    dft = _worker_config(DFT_CATEGORY, spec.resources.dft)
+    mlip = _worker_config(MLIP_CATEGORY, spec.resources.mlip)
+    for step in flow.jobs:
+        owner = step.maker if isinstance(step, Job) else None
+        is_dft = isinstance(owner, PropertyMaker) and owner.relax_maker.is_dft
+        step.update_config(dft if is_dft else mlip, dynamic=False)
+        work.outputs.append(step.output)
+    work.jobs.append(flow)
     return work

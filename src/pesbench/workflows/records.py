@@ -17,6 +17,7 @@ from pymongo import ReplaceOne, UpdateOne
 
 from pesbench.schemas.campaign import CampaignRunSummary
 from pesbench.schemas.prediction import PredictionChunkDoc, PredictionDoc
+from pesbench.schemas.property import PropertySetDoc
 from pesbench.schemas.reference import ReferenceDoc
 from pesbench.schemas.structure import StructureDoc
 from pesbench.settings import PesbenchSettings, get_settings
@@ -139,10 +140,12 @@ def finish_campaign(
     summary: CampaignRunSummary | dict[str, Any],
     references: list[ReferenceDoc | dict[str, Any] | None],
     predictions: list[PredictionChunkDoc | dict[str, Any] | None],
+    properties: list[PropertySetDoc | dict[str, Any] | None] | None = None,
 ) -> CampaignRunSummary:
     """Store new results, update the comparisons, write the report; return the summary.
 
-    A reference or prediction job that crashed arrives as None (counted as lost).
+    A reference, prediction or property job that crashed arrives as None (counted as
+    lost). Property jobs store their own results as they go.
     """
     settings = get_settings()
     planned = as_doc(CampaignRunSummary, summary)
@@ -159,6 +162,10 @@ def finish_campaign(
         "prediction_jobs_lost": sum(chunk is None for chunk in chunks),
         "predictions_failed": sum(doc.status == "failed" for doc in new_preds),
         "comparisons_written": build_comparisons(settings),
+        "property_sets_lost": sum(item is None for item in properties or []),
+        "properties_stored": sum(
+            len(as_doc(PropertySetDoc, item).properties) for item in properties or [] if item
+        ),
     }
     try:
         files = write_report(planned.campaign, settings=settings, build=False)

@@ -15,7 +15,7 @@ from pesbench.mlip.ids import CHGNET_VERSIONS, parse_model_id
 from pesbench.schemas.base import Functional
 from pesbench.structures.registry import resolve_params
 
-__all__ = ["CampaignSpec", "DFTSpec", "Resources", "SpecError", "load_spec"]
+__all__ = ["CampaignSpec", "DFTSpec", "PropertiesSpec", "Resources", "SpecError", "load_spec"]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 
@@ -71,6 +71,38 @@ class DFTSpec(_Strict):
         return value
 
 
+def _gga() -> list[Functional]:
+    return ["PBE"]
+
+
+class PropertiesSpec(_Strict):
+    """Properties from relaxed geometries: each side (DFT, every model) relaxes its own."""
+
+    categories: dict[str, dict[str, Any]] = Field(
+        min_length=1,
+        description="Category -> generator parameters of the property calculation ({}: "
+        "defaults); the structures are regenerated from each side's relaxed bulk.",
+    )
+    functionals: list[Functional] = Field(
+        default_factory=_gga,
+        min_length=1,
+        description="DFT levels of the DFT side (each model is compared with its own).",
+    )
+    fmax: float | None = Field(
+        default=None, gt=0, description="Force threshold, eV/Å (default: relax_fmax setting)."
+    )
+    max_steps: int | None = Field(
+        default=None, ge=1, description="Most optimizer steps (default: relax_steps setting)."
+    )
+
+    @field_validator("categories")
+    @classmethod
+    def _check_categories(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        for category, params in value.items():
+            resolve_params(category, params or {})  # unknown names and bad values raise
+        return {category: dict(params or {}) for category, params in value.items()}
+
+
 def _default_functionals() -> list[Functional]:
     return ["PBE", "r2SCAN"]
 
@@ -99,6 +131,11 @@ class CampaignSpec(_Strict):
     dft: DFTSpec = Field(default_factory=lambda: DFTSpec())
     models: list[str] = Field(
         default_factory=lambda: ["chgnet-0.3.0"], min_length=1, description="uMLIP model ids."
+    )
+    properties: PropertiesSpec | None = Field(
+        default=None,
+        description="Relaxed properties per category on the DFT side and every model "
+        "(none by default).",
     )
     chunk_size: int = Field(default=50, ge=1, description="Structures per prediction job.")
     seed: int = Field(default=0, description="Random seed of the generators.")
