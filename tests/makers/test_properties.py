@@ -51,6 +51,11 @@ def test_flow_stores_both_sides_and_reruns_nothing(db_settings, tmp_path, monkey
         assert store.count() == n_relaxations
     with PropertySetStore(db_settings) as store:
         assert store.count() == 2
+    # another campaign reusing them joins every stored set, value and relaxation
+    run_locally(maker.make([cu_bulk()], campaign="c2"), ensure_success=True)
+    for store_type in (PropertySetStore, PropertyStore, RelaxationStore):
+        with store_type(db_settings) as store:
+            assert store.count({"campaigns": "c2"}) == store.count() > 0
 
 
 def test_killed_calculation_redoes_only_the_missing_relaxations(db_settings, tmp_path, monkeypatch):

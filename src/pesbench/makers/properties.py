@@ -36,7 +36,12 @@ from pesbench.schemas.base import Functional
 from pesbench.schemas.property import PropertySetDoc
 from pesbench.schemas.relaxation import Optimizer, RelaxationDoc, RelaxSettings
 from pesbench.settings import get_settings
-from pesbench.stores.properties import PropertySetStore, RelaxationStore, save_property_set
+from pesbench.stores.properties import (
+    PropertySetStore,
+    RelaxationStore,
+    join_property_set,
+    save_property_set,
+)
 
 __all__ = ["PropertyFlowMaker", "PropertyMaker", "RelaxMaker"]
 
@@ -172,6 +177,9 @@ class PropertyMaker(Maker):
                 with PropertySetStore() as sets:
                     stored = sets.get(set_id)
                 if stored is not None:
+                    if campaign is not None and campaign not in stored.campaigns:
+                        join_property_set(stored, campaign)
+                        stored.campaigns.append(campaign)
                     return stored
             result = compute_properties(
                 self.category, bulk, side, parameters=self.parameters, thresholds=thresholds

@@ -235,4 +235,5 @@ def compute_properties(
         relaxations=ctx.relaxations,
         notes=ctx.notes,
         wall_time_s=time.perf_counter() - start,
+        campaign=side.campaign,
     )

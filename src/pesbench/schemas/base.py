@@ -20,6 +20,7 @@ from pesbench import __version__
 
 __all__ = [
     "FUNCTIONALS",
+    "CampaignMember",
     "Forces",
     "Functional",
     "PesResultDoc",
@@ -74,7 +75,29 @@ class PesbenchDoc(BaseModel):
     )
 
 
-class PesResultDoc(PesbenchDoc):
+class CampaignMember(BaseModel):
+    """The campaigns a stored result belongs to.
+
+    The one that computed it, and every one whose plan found it stored and reused it.
+    """
+
+    campaign: str | None = Field(None, description="Campaign that computed it, if any.")
+    campaigns: list[str] = Field(
+        default_factory=list,
+        validate_default=True,
+        description="Every campaign that asked for it: ``campaign`` first, then those that "
+        "reused it (added when their plan finds it stored).",
+    )
+    tags: list[str] = Field(default_factory=list, description="Free labels.")
+
+    @field_validator("campaigns")
+    @classmethod
+    def _with_own_campaign(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        own = info.data.get("campaign")
+        return value if own is None or own in value else [own, *value]
+
+
+class PesResultDoc(PesbenchDoc, CampaignMember):
     """Energy, forces and stress of one structure at one level of theory (DFT or a uMLIP).
 
     Shared by ``ReferenceDoc`` (DFT) and ``PredictionDoc`` (uMLIP). A failed calculation
@@ -92,17 +115,3 @@ class PesResultDoc(PesbenchDoc):
         None, description="Stress tensor, 3x3, GPa, positive = tensile (ASE sign)."
     )
     magmoms: list[float] | None = Field(None, description="Magnetic moment per atom, μB.")
-    campaign: str | None = Field(None, description="Campaign that computed it, if any.")
-    campaigns: list[str] = Field(
-        default_factory=list,
-        validate_default=True,
-        description="Every campaign that asked for it: ``campaign`` first, then those that "
-        "reused it (added when their plan finds it stored).",
-    )
-    tags: list[str] = Field(default_factory=list, description="Free labels.")
-
-    @field_validator("campaigns")
-    @classmethod
-    def _with_own_campaign(cls, value: list[str], info: ValidationInfo) -> list[str]:
-        own = info.data.get("campaign")
-        return value if own is None or own in value else [own, *value]

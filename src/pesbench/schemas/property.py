@@ -17,9 +17,9 @@ import hashlib
 import json
 from typing import Any
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field
 
-from pesbench.schemas.base import PesbenchDoc
+from pesbench.schemas.base import CampaignMember, PesbenchDoc
 from pesbench.schemas.relaxation import RelaxationDoc, RelaxSettings, SideKind
 from pesbench.schemas.structure import Category
 
@@ -39,7 +39,7 @@ def property_set_id(
     return hashlib.sha256(payload.encode()).hexdigest()[:24]
 
 
-class PropertyDoc(PesbenchDoc):
+class PropertyDoc(PesbenchDoc, CampaignMember):
     """One property value of one side, with the ids of every term it was computed from."""
 
     property_id: str = Field(description="property_set_id:name:label (set by its set).")
@@ -69,16 +69,6 @@ class PropertyDoc(PesbenchDoc):
     details: dict[str, Any] = Field(
         default_factory=dict, description="Term energies and what else defines the value."
     )
-    campaign: str | None = Field(None, description="Campaign that computed it, if any.")
-    campaigns: list[str] = Field(
-        default_factory=list, validate_default=True, description="Every campaign that asked."
-    )
-
-    @field_validator("campaigns")
-    @classmethod
-    def _with_own_campaign(cls, value: list[str], info: ValidationInfo) -> list[str]:
-        own = info.data.get("campaign")
-        return value if own is None or own in value else [own, *value]
 
     @property
     def instance(self) -> tuple[str, str, str, str]:
@@ -86,7 +76,7 @@ class PropertyDoc(PesbenchDoc):
         return (self.category, self.material, self.name, self.label)
 
 
-class PropertySetDoc(PesbenchDoc):
+class PropertySetDoc(PesbenchDoc, CampaignMember):
     """One category's properties of one bulk on one side, with every relaxation used."""
 
     property_set_id: str = Field(description="property_set_id(...) of the calculation.")

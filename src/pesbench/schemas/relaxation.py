@@ -17,10 +17,17 @@ import hashlib
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pymatgen.core import Structure
 
-from pesbench.schemas.base import Forces, PesbenchDoc, Status, Stress, StructureField
+from pesbench.schemas.base import (
+    CampaignMember,
+    Forces,
+    PesbenchDoc,
+    Status,
+    Stress,
+    StructureField,
+)
 from pesbench.schemas.ids import structure_id
 
 __all__ = [
@@ -134,7 +141,7 @@ class RelaxFrames(BaseModel):
         return len(self.energies)
 
 
-class RelaxationDoc(PesbenchDoc):
+class RelaxationDoc(PesbenchDoc, CampaignMember):
     """One structure relaxed by one side (DFT or a uMLIP); failed relaxations too.
 
     ``status="failed"`` when the optimizer did not converge within ``max_steps`` (the
@@ -173,15 +180,3 @@ class RelaxationDoc(PesbenchDoc):
     frames: RelaxFrames = Field(default_factory=RelaxFrames, description="Every frame.")
     wall_time_s: float | None = Field(None, description="Wall time of the relaxation, s.")
     run_dir: str | None = Field(None, description="DFT: folder the run wrote (host:path).")
-    campaign: str | None = Field(None, description="Campaign that computed it, if any.")
-    campaigns: list[str] = Field(
-        default_factory=list,
-        validate_default=True,
-        description="Every campaign that asked for it (``campaign`` first).",
-    )
-
-    @field_validator("campaigns")
-    @classmethod
-    def _with_own_campaign(cls, value: list[str], info: ValidationInfo) -> list[str]:
-        own = info.data.get("campaign")
-        return value if own is None or own in value else [own, *value]

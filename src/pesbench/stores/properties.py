@@ -22,7 +22,7 @@ from maggma.stores import GridFSStore
 from pesbench.schemas.property import PropertyDoc, PropertySetDoc
 from pesbench.schemas.relaxation import RelaxationDoc, RelaxFrames
 from pesbench.settings import PesbenchSettings, get_settings
-from pesbench.stores.connection import database_uri
+from pesbench.stores.connection import database_uri, open_collection
 from pesbench.stores.typed import TypedStore
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "PropertySetStore",
     "PropertyStore",
     "RelaxationStore",
+    "join_property_set",
     "save_property_set",
 ]
 
@@ -143,6 +144,21 @@ class PropertySetStore(TypedStore[PropertySetDoc]):
         """The calculation (without its relaxations: read them by ``relaxation_ids``)."""
         raw.pop("relaxation_ids", None)
         return super().from_mongo(raw)
+
+
+def join_property_set(
+    doc: PropertySetDoc, campaign: str, settings: PesbenchSettings | None = None
+) -> None:
+    """Record that ``campaign`` reuses a stored calculation: its set, values, relaxations."""
+    settings = settings or get_settings()
+    join = {"$addToSet": {"campaigns": campaign}}
+    with open_collection(PROPERTY_SETS_COLLECTION, settings) as sets:
+        stored = sets.find_one_and_update({"property_set_id": doc.property_set_id}, join)
+    with open_collection(PROPERTIES_COLLECTION, settings) as values:
+        values.update_many({"property_set_id": doc.property_set_id}, join)
+    ids = (stored or {}).get("relaxation_ids", [])
+    with open_collection(RELAXATIONS_COLLECTION, settings) as relaxations:
+        relaxations.update_many({"relaxation_id": {"$in": ids}}, join)
 
 
 def save_property_set(doc: PropertySetDoc, settings: PesbenchSettings | None = None) -> None:
