@@ -109,9 +109,9 @@ class PesbenchSettings(BaseSettings):
     relax_fmax: float = Field(
         0.05,
         gt=0,
-        description="Relaxations converge when every force component of the free degrees of "
-        "freedom (and the cell's stress times its volume, for cell relaxations) is below "
-        "this, eV/Å.",
+        description="Relaxations converge when the force on every free atom (and, for cell "
+        "relaxations, ASE's FrechetCellFilter's cell force: stress times volume per atom) "
+        "is below this, eV/Å.",
     )
     relax_steps: int = Field(
         500, ge=1, description="Most optimizer steps of a relaxation; more is a failure."

@@ -67,3 +67,11 @@ def test_no_properties_section_no_property_jobs(tmp_path: Path) -> None:
     assert sides[0].engine == with_props.dft.engine  # the spec's engine under the maker's
     assert sides[0].fmax == 0.002
     assert sides[1].model == "chgnet-0.3.0"  # the spec's models
+    # a model trained on r2SCAN has no DFT side to pair with at PBE: not relaxed
+    both = load_spec(
+        emt_campaign(
+            tmp_path, "both", properties=PROPERTIES, models=["chgnet-0.3.0", "chgnet-r2scan"]
+        )
+    )
+    pmaker = CampaignFlowMaker().property_flow_maker(both)
+    assert [s.model for s in pmaker.relax_makers()] == [None, "chgnet-0.3.0"]

@@ -12,6 +12,7 @@ from pesbench.cli.console import console
 from pesbench.schemas.campaign import CampaignRunSummary
 from pesbench.settings import get_settings
 from pesbench.stores.query import query_comparisons
+from pesbench.stores.report_properties import load_relaxed_properties
 from pesbench.workflows.execute import preflight, run_campaign, submit_campaign
 from pesbench.workflows.spec import CampaignSpec, load_spec
 
@@ -88,6 +89,7 @@ def print_summary(spec: CampaignSpec, summary: CampaignRunSummary) -> None:
             view.add_row(*(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row))
         console.print(view)
         console.print("E MAE*: energy error after removing the mean offset (codes differ in zero)")
+    _print_properties(spec.name)
     if summary.cross_functional:
         console.print(f"GGA -> r2SCAN: {summary.cross_functional}")
     for error in summary.job_errors:
@@ -96,6 +98,30 @@ def print_summary(spec: CampaignSpec, summary: CampaignRunSummary) -> None:
         console.print(f"report: {summary.report}")
     elif summary.report_error:
         console.print(f"[yellow]no report:[/] {summary.report_error}")
+
+
+def _print_properties(campaign: str) -> None:
+    """The relaxed properties, summarised per category, property and model."""
+    relaxed = load_relaxed_properties(campaign)
+    if relaxed.empty:
+        return
+    view = Table(title="relaxed properties: each side from its own relaxed geometries")
+    for column in ("category", "property", "model", "n", "MAE", "mean rel. error", "under"):
+        view.add_column(column, no_wrap=True)
+    for _, row in relaxed.summary.iterrows():
+        view.add_row(
+            row["category"],
+            f"{row['name']} ({row['unit']})",
+            row["model"],
+            str(row["n"]),
+            f"{row['mae']:.4g}",
+            f"{row['mean_relative_error']:+.1%}",
+            f"{row['fraction_underpredicted']:.0%}",
+        )
+    console.print(view)
+    console.print("under: share of values the model puts below DFT (softening's signature)")
+    for note in relaxed.notes:
+        console.print(f"[yellow]not computed:[/] {note}")
 
 
 def submit(

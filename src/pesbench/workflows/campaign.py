@@ -42,6 +42,7 @@ from pesbench.makers.reference import ReferenceFlowMaker, ReferenceMaker
 from pesbench.mlip.registry import model_info
 from pesbench.schemas.base import Functional
 from pesbench.schemas.campaign import CampaignRunSummary
+from pesbench.schemas.comparison import is_native_pair
 from pesbench.schemas.prediction import prediction_id
 from pesbench.schemas.reference import hash_inputs, reference_id
 from pesbench.schemas.structure import GenerationDoc, StructureDoc
@@ -170,7 +171,7 @@ class CampaignFlowMaker(Maker):
     def property_flow_maker(self, spec: CampaignSpec) -> PropertyFlowMaker | None:
         """The property maker filled from the spec; None when no category asks for any."""
         own = self.property_maker
-        wanted = spec.properties
+        wanted = spec.properties  # models default to those with a native DFT side
         categories = own.categories or (wanted.categories if wanted else {})
         if not categories:
             return None
@@ -186,8 +187,10 @@ class CampaignFlowMaker(Maker):
             model = replace(
                 model, fmax=model.fmax or wanted.fmax, max_steps=model.max_steps or wanted.max_steps
             )
-        models = own.models or ([model.model] if model.model else spec.models)
         functionals = own.functionals or (wanted.functionals if wanted else None)
+        models = own.models or ([model.model] if model.model else spec.models)
+        if not own.models and not model.model and dft is not None:
+            models = _native_models(models, functionals or [dft.functional])
         return replace(
             own,
             categories=categories,
@@ -196,6 +199,17 @@ class CampaignFlowMaker(Maker):
             models=models,
             functionals=functionals,
         )
+
+
+def _native_models(models: list[str], functionals: list[Functional]) -> list[str]:
+    """The spec's models whose properties pair with a DFT side of ``functionals``.
+
+    A PBE-trained model is compared with PBE (or PBE+U) DFT and an r2SCAN-trained one with
+    r2SCAN: relaxing structures with a model that has no DFT side to pair with is waste.
+    """
+    return [
+        m for m in models if any(is_native_pair(model_info(m).functional, f) for f in functionals)
+    ]
 
 
 def _with_dft(maker: DftMaker, dft: DFTSpec) -> DftMaker:
