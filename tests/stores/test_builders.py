@@ -145,10 +145,14 @@ def test_builders_pair_by_training_functional_and_rerun_writes_nothing(
     for d in structure_level:
         assert d["energy_per_atom_error"] == pytest.approx(0.02)
         assert d["stress_mae"] == pytest.approx(1 / 6)
+        assert d["energy_referenced_error"] is None  # no relaxed bulk stored on either side
 
     material = {(d["category"], d["model_id"]): d for d in docs if d["level"] == "material"}
     high = material[("high_energy", "chgnet-0.3.0")]
     assert high["n_structures"] == 2
+    assert high["energy_referencing"] == "mean_offset"
+    assert high["energy_referenced_mae"] is None
+    assert high["energy_mae_centered"] == pytest.approx(0.0, abs=1e-12)
     assert high["softening_scale"] == pytest.approx(0.8)
     assert high["cmae"] == pytest.approx(0.0, abs=1e-12)
     assert high["one_point_scale"] == pytest.approx(0.8)

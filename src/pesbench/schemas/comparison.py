@@ -8,6 +8,14 @@ Two levels share the collection, told apart by ``level``:
   category, model, reference functional): error statistics, softening scale, cMAE, the
   one-point correction and the category's property errors.
 
+Energies of different codes are never compared as absolute totals. Where each side has
+relaxed the structure's parent bulk (cell and positions), the energy error is of energies
+referenced to each side's own relaxed bulk, per atom:
+``(E_model/N - E_model,bulk/atom) - (E_DFT/N - E_DFT,bulk/atom)`` (``energy_referenced_*``;
+which relaxation counts as a side's bulk: :mod:`pesbench.stores.relaxed_bulk`). Where
+either side has none, the material level falls back to the MAE with the set's mean offset
+removed (``energy_mae_centered``), and ``energy_referencing`` says which one applies.
+
 ``pairing`` says whether the reference functional is the one the model was trained on
 (``"native"``: PBE models against PBE and PBE+U references) or another (``"cross"``).
 """
@@ -21,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pesbench.schemas.base import Functional, PesbenchDoc
 
 __all__ = [
+    "EnergyReferencing",
     "MaterialComparisonDoc",
     "Pairing",
     "PropertyRow",
@@ -31,6 +40,9 @@ __all__ = [
 ]
 
 Pairing = Literal["native", "cross"]
+EnergyReferencing = Literal["relaxed_bulk", "mean_offset"]
+"""How a material's energy error is referenced: to each side's own relaxed parent bulk
+(every structure has both bulks), or only with the set's mean offset removed."""
 
 
 def is_native_pair(model_functional: str, reference_functional: str) -> bool:
@@ -88,7 +100,37 @@ class StructureComparisonDoc(_ComparisonBase):
     n_atoms: int = Field(ge=1, description="Number of atoms.")
     energy_per_atom_reference: float = Field(description="DFT energy per atom, eV/atom.")
     energy_per_atom_model: float = Field(description="Model energy per atom, eV/atom.")
-    energy_per_atom_error: float = Field(description="Model minus DFT, eV/atom.")
+    energy_per_atom_error: float = Field(
+        description="Model minus DFT energy per atom as absolute totals, eV/atom: includes "
+        "the difference of the two codes' energy zeros (not an error across codes)."
+    )
+    bulk_relaxation_id_reference: str | None = Field(
+        None, description="relaxation_id of the DFT side's relaxed parent bulk (None: none)."
+    )
+    bulk_relaxation_id_model: str | None = Field(
+        None, description="relaxation_id of the model's relaxed parent bulk (None: none)."
+    )
+    bulk_energy_per_atom_reference: float | None = Field(
+        None, description="Energy per atom of the DFT side's relaxed parent bulk, eV/atom."
+    )
+    bulk_energy_per_atom_model: float | None = Field(
+        None, description="Energy per atom of the model's relaxed parent bulk, eV/atom."
+    )
+    energy_referenced_reference: float | None = Field(
+        None,
+        description="DFT energy per atom minus that of the DFT side's relaxed parent bulk, "
+        "eV/atom (None without both sides' bulks).",
+    )
+    energy_referenced_model: float | None = Field(
+        None,
+        description="Model energy per atom minus that of the model's own relaxed parent "
+        "bulk, eV/atom (None without both sides' bulks).",
+    )
+    energy_referenced_error: float | None = Field(
+        None,
+        description="energy_referenced_model - energy_referenced_reference: the energy error "
+        "with each side referenced to its own relaxed parent bulk, eV/atom.",
+    )
     force_mae: float | None = Field(None, description="Force component MAE, eV/Å.")
     force_rmse: float | None = Field(None, description="Force component RMSE, eV/Å.")
     force_max: float | None = Field(None, description="Largest force component error, eV/Å.")
@@ -120,12 +162,36 @@ class MaterialComparisonDoc(_ComparisonBase):
     level: Literal["material"] = Field("material", description="Document level.")
     structure_ids: list[str] = Field(description="Structures aggregated, sorted.")
     n_structures: int = Field(ge=1, description="Number of structures aggregated.")
-    energy_mae: float = Field(description="MAE of the energy per atom, eV/atom.")
-    energy_rmse: float = Field(description="RMSE of the energy per atom, eV/atom.")
-    energy_max: float = Field(description="Largest error of the energy per atom, eV/atom.")
+    energy_mae: float = Field(
+        description="MAE of the energy per atom as absolute totals, eV/atom (includes the "
+        "codes' different energy zeros)."
+    )
+    energy_rmse: float = Field(description="RMSE of those total energies per atom, eV/atom.")
+    energy_max: float = Field(description="Largest of those differences (|.|), eV/atom.")
     energy_mae_centered: float = Field(
         description="Energy-per-atom MAE after removing the mean error of the set (a "
         "constant offset, e.g. different codes' energy zeros), eV/atom."
+    )
+    energy_referencing: EnergyReferencing = Field(
+        "mean_offset",
+        description="'relaxed_bulk': every structure's energy is referenced to each side's "
+        "own relaxed parent bulk, and energy_referenced_mae is the energy error; "
+        "'mean_offset': some structure lacks a side's relaxed bulk, and the energy error is "
+        "energy_mae_centered.",
+    )
+    n_energy_referenced: int = Field(
+        0, ge=0, description="Structures whose energies are referenced to both relaxed bulks."
+    )
+    energy_referenced_mae: float | None = Field(
+        None,
+        description="MAE of the energies referenced to each side's own relaxed parent bulk, "
+        "eV/atom, over the n_energy_referenced structures (None: none).",
+    )
+    energy_referenced_rmse: float | None = Field(
+        None, description="RMSE of those referenced energies, eV/atom."
+    )
+    energy_referenced_max: float | None = Field(
+        None, description="Largest referenced energy error, eV/atom."
     )
     force_mae: float | None = Field(None, description="Force component MAE, eV/Å.")
     force_rmse: float | None = Field(None, description="Force component RMSE, eV/Å.")

@@ -3,13 +3,17 @@
 :class:`StructureComparisonBuilder` pairs every successful prediction with the successful
 references of the same structure at the functional its model was trained on (PBE models
 with PBE and PBE+U references; with ``cross_functional=True`` every functional), and writes
-one structure-level document per pair. :class:`MaterialComparisonBuilder` groups those by
-(material, category, model, functional) and writes the aggregates: error statistics,
+one structure-level document per pair. Its energies are also referenced to each side's
+own relaxed parent bulk (from the ``relaxations`` collection; the match:
+:mod:`pesbench.stores.relaxed_bulk`), where both sides relaxed it.
+:class:`MaterialComparisonBuilder` groups those by (material, category, model, functional)
+and writes the aggregates: error statistics (the referenced energy MAE among them),
 softening scale, cMAE, one-point correction, property errors.
 
 Both are incremental: each document carries a ``source_stamp``, a hash of the ids and
-creation times of the documents it was computed from; an item whose stamp is unchanged is
-not processed again, so rerunning with nothing new writes nothing.
+creation times of the documents it was computed from (the bulk relaxations included); an
+item whose stamp is unchanged is not processed again, so rerunning with nothing new writes
+nothing, and a new bulk relaxation rebuilds the comparisons it references.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from pesbench.schemas.comparison import (
 from pesbench.schemas.structure import StructureDoc
 from pesbench.settings import PesbenchSettings, get_settings
 from pesbench.stores.connection import database_uri
+from pesbench.stores.relaxed_bulk import RelaxedBulks, bulk_stamp
 
 __all__ = [
     "COLLECTION_KEYS",
@@ -55,6 +60,7 @@ COLLECTION_KEYS = {
     "references": "reference_id",
     "predictions": "prediction_id",
     "comparisons": "comparison_id",
+    "relaxations": "relaxation_id",
 }
 """The clean collections of DESIGN.md and the key of each."""
 
@@ -62,7 +68,11 @@ MAX_DOC_BYTES = 15 * 1024 * 1024
 """Largest BSON document a builder writes (MongoDB refuses over 16 MiB)."""
 
 _REF_FIELDS = [
-    "reference_id", "structure_id", "functional", "code", "created_at", "campaign", "campaigns"
+    "reference_id", "structure_id", "functional", "code", "input_settings", "created_at",
+    "campaign", "campaigns",
+]  # fmt: skip
+_STRUCTURE_FIELDS = [
+    "structure_id", "category", "role", "parent_id", "parent_formula", "created_at"
 ]  # fmt: skip
 _PRED_FIELDS = ["prediction_id", "structure_id", "model", "created_at", "campaign", "campaigns"]
 
@@ -141,8 +151,12 @@ class StructureComparisonBuilder(_CountingBuilder):
     references, predictions, comparisons
         The stores of those collections.
     structures
-        Store of the ``structures`` collection: supplies material and category (without
-        it, or for unknown structures: the formula and ``"unknown"``).
+        Store of the ``structures`` collection: supplies material, category and parent
+        bulk (without it, or for unknown structures: the formula, ``"unknown"`` and the
+        structure itself).
+    relaxations
+        Store of the ``relaxations`` collection: each side's relaxed parent bulk, to
+        which its energies are referenced (without it: no referenced energies).
     cross_functional
         Also pair each model with references of functionals it was not trained on.
     query
@@ -157,15 +171,17 @@ class StructureComparisonBuilder(_CountingBuilder):
         structures: Store | None = None,
         cross_functional: bool = False,
         query: dict[str, Any] | None = None,
+        relaxations: Store | None = None,
         **kwargs: Any,
     ) -> None:
         self.references = references
         self.predictions = predictions
         self.structures = structures
+        self.relaxations = relaxations
         self.cross_functional = cross_functional
         self.query = query or {}
-        sources = [references, predictions] + ([structures] if structures else [])
-        super().__init__(sources, comparisons, **kwargs)
+        sources = [references, predictions, structures, relaxations]
+        super().__init__([s for s in sources if s is not None], comparisons, **kwargs)
 
     def get_items(self) -> Iterator[dict[str, Any]]:
         """Pairs whose comparison is missing or was computed from other inputs."""
@@ -180,19 +196,27 @@ class StructureComparisonBuilder(_CountingBuilder):
             {"status": "success", **self.query}, properties=_REF_FIELDS
         ):
             refs[ref["structure_id"]].append(ref)
+        structures = self._structures(list(refs))
+        bulk_of = {sid: (structures.get(sid) or {}).get("parent_id") or sid for sid in refs}
+        bulks = RelaxedBulks.load(self.relaxations, bulk_of.values())
         for pred in self.predictions.query(
             {"status": "success", "structure_id": {"$in": list(refs)}}, properties=_PRED_FIELDS
         ):
-            for ref in refs[pred["structure_id"]]:
+            sid = pred["structure_id"]
+            for ref in refs[sid]:
                 native = is_native_pair(pred["model"]["functional"], ref["functional"])
                 if not (native or self.cross_functional):
                     continue
                 cid = structure_comparison_id(pred["prediction_id"], ref["reference_id"])
+                dft_bulk = bulks.for_reference(bulk_of[sid], ref)
+                model_bulk = bulks.for_model(bulk_of[sid], pred["model"])
                 stamp = _stamp(
                     cid,
                     pred["created_at"],
                     ref["created_at"],
-                    self._structure_stamp(ref),
+                    str((structures.get(sid) or {}).get("created_at", "")),
+                    bulk_stamp(dft_bulk),
+                    bulk_stamp(model_bulk),
                     *pair_campaigns(ref, pred),  # a campaign reusing the pair rebuilds it
                 )
                 if existing.get(cid) == stamp:
@@ -204,36 +228,25 @@ class StructureComparisonBuilder(_CountingBuilder):
                     "prediction": self.predictions.query_one(
                         {"prediction_id": pred["prediction_id"]}
                     ),
-                    "structure": self._structure(ref["structure_id"]),
+                    "structure": structures.get(sid),
+                    "dft_bulk": dft_bulk,
+                    "model_bulk": model_bulk,
                 }
 
-    def _structure(self, structure_id: str) -> dict[str, Any] | None:
-        if self.structures is None:
-            return None
-        return self.structures.query_one(
-            {"structure_id": structure_id},
-            properties=["category", "role", "parent_id", "parent_formula", "created_at"],
-        )
-
-    def _structure_stamp(self, ref: dict[str, Any]) -> str:
-        doc = self._structure(ref["structure_id"])
-        return "" if doc is None else str(doc.get("created_at"))
+    def _structures(self, structure_ids: list[str]) -> dict[str, dict[str, Any]]:
+        if self.structures is None or not structure_ids:
+            return {}
+        return {
+            d["structure_id"]: d
+            for d in self.structures.query(
+                {"structure_id": {"$in": structure_ids}}, properties=_STRUCTURE_FIELDS
+            )
+        }
 
     def process_item(self, item: dict[str, Any]) -> dict[str, Any]:
         """The structure-level comparison document (JSON-ready dict)."""
         ref, pred, struct = item["reference"], item["prediction"], item["structure"] or {}
         sid = ref["structure_id"]
-        fields: dict[str, Any] = {}
-        if ref.get("forces") is not None and pred.get("forces") is not None:
-            fields |= error_stats(ref["forces"], pred["forces"]).as_dict("force_")
-            fields.pop("force_n")
-            try:
-                fields["force_scale"] = softening_scale(ref["forces"], pred["forces"])
-            except ValueError:  # all reference forces zero (a relaxed bulk)
-                fields["force_scale"] = None
-        if ref.get("stress") is not None and pred.get("stress") is not None:
-            fields |= error_stats(ref["stress"], pred["stress"]).as_dict("stress_")
-            fields.pop("stress_n")
         e_ref, e_pred = _per_atom(ref), _per_atom(pred)
         doc = StructureComparisonDoc(
             comparison_id=item["comparison_id"],
@@ -258,9 +271,54 @@ class StructureComparisonBuilder(_CountingBuilder):
             energy_per_atom_reference=e_ref,
             energy_per_atom_model=e_pred,
             energy_per_atom_error=e_pred - e_ref,
-            **fields,
+            **_referenced_energies(e_ref, e_pred, item.get("dft_bulk"), item.get("model_bulk")),
+            **_force_and_stress_errors(ref, pred),
         )
         return doc.model_dump(mode="json")
+
+
+def _referenced_energies(
+    e_ref: float,
+    e_pred: float,
+    dft_bulk: dict[str, Any] | None,
+    model_bulk: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """Each side's energy per atom over its own relaxed bulk, and their difference.
+
+    Only the bulks' ids and energies when one side has none (eV/atom).
+    """
+    fields: dict[str, Any] = {}
+    if dft_bulk is not None:
+        fields["bulk_relaxation_id_reference"] = dft_bulk["relaxation_id"]
+        fields["bulk_energy_per_atom_reference"] = float(dft_bulk["energy_per_atom"])
+    if model_bulk is not None:
+        fields["bulk_relaxation_id_model"] = model_bulk["relaxation_id"]
+        fields["bulk_energy_per_atom_model"] = float(model_bulk["energy_per_atom"])
+    if dft_bulk is None or model_bulk is None:
+        return fields
+    above_ref = e_ref - fields["bulk_energy_per_atom_reference"]
+    above_model = e_pred - fields["bulk_energy_per_atom_model"]
+    return fields | {
+        "energy_referenced_reference": above_ref,
+        "energy_referenced_model": above_model,
+        "energy_referenced_error": above_model - above_ref,
+    }
+
+
+def _force_and_stress_errors(ref: dict[str, Any], pred: dict[str, Any]) -> dict[str, Any]:
+    """Force and stress error statistics, and the structure's own force slope."""
+    fields: dict[str, Any] = {}
+    if ref.get("forces") is not None and pred.get("forces") is not None:
+        fields |= error_stats(ref["forces"], pred["forces"]).as_dict("force_")
+        fields.pop("force_n")
+        try:
+            fields["force_scale"] = softening_scale(ref["forces"], pred["forces"])
+        except ValueError:  # all reference forces zero (a relaxed bulk)
+            fields["force_scale"] = None
+    if ref.get("stress") is not None and pred.get("stress") is not None:
+        fields |= error_stats(ref["stress"], pred["stress"]).as_dict("stress_")
+        fields.pop("stress_n")
+    return fields
 
 
 class MaterialComparisonBuilder(_CountingBuilder):
@@ -347,50 +405,9 @@ class MaterialComparisonBuilder(_CountingBuilder):
         """The material-level aggregate document (JSON-ready dict)."""
         rows: list[dict[str, Any]] = item["members"]
         first = rows[0]
-        e_err = np.array([r["energy_per_atom_error"] for r in rows])
-        energy = error_stats(np.zeros_like(e_err), e_err)
-        fields: dict[str, Any] = {
-            "energy_mae": energy.mae,
-            "energy_rmse": energy.rmse,
-            "energy_max": energy.max,
-            "energy_mae_centered": float(np.mean(np.abs(e_err - e_err.mean()))),
-        }
         notes: list[str] = []
-        refs, preds = item["references"], item["predictions"]
-        with_forces = [
-            r["structure_id"]
-            for r in rows
-            if refs.get(r["structure_id"], {}).get("forces") is not None
-            and preds.get(r["structure_id"], {}).get("forces") is not None
-        ]
-        if with_forces:
-            ref_f = [np.asarray(refs[s]["forces"]) for s in with_forces]
-            pred_f = [np.asarray(preds[s]["forces"]) for s in with_forces]
-            stats = error_stats(stack_components(ref_f), stack_components(pred_f))
-            fields |= {"force_mae": stats.mae, "force_rmse": stats.rmse, "force_max": stats.max}
-            try:
-                fit = fit_softening(stack_components(ref_f), stack_components(pred_f))
-                fields |= {
-                    "softening_scale": fit.scale,
-                    "slope": fit.slope,
-                    "intercept": fit.intercept,
-                    "r2": fit.r2,
-                    "cmae": fit.cmae,
-                }
-            except ValueError as exc:
-                notes.append(f"softening: {exc}")
-            if len(with_forces) >= 2:
-                fit_at = int(np.argmax([np.abs(f).max() for f in ref_f]))
-                try:
-                    opc = one_point_correction(ref_f, pred_f, fit_index=fit_at)
-                    fields |= {
-                        "one_point_scale": opc.scale,
-                        "one_point_structure_id": with_forces[fit_at],
-                        "one_point_mae_before": opc.mae_before,
-                        "one_point_mae_after": opc.mae_after,
-                    }
-                except ValueError as exc:
-                    notes.append(f"one-point correction: {exc}")
+        fields = _energy_fields(rows, notes)
+        fields |= _force_fields(rows, item["references"], item["predictions"], notes)
         stress = [r["stress_mae"] for r in rows if r.get("stress_mae") is not None]
         if stress:
             fields["stress_mae"] = float(np.mean(stress))
@@ -398,7 +415,10 @@ class MaterialComparisonBuilder(_CountingBuilder):
         if item["structures"]:
             docs = [StructureDoc.model_validate(_strip(d)) for d in item["structures"]]
             props, prop_notes = category_properties(
-                docs, _results(refs), _results(preds), phonon_mesh=(6, 6, 6)
+                docs,
+                _results(item["references"]),
+                _results(item["predictions"]),
+                phonon_mesh=(6, 6, 6),
             )
             properties = [PropertyRow(**p.as_dict()) for p in props]  # type: ignore[arg-type]
             notes += prop_notes
@@ -422,6 +442,91 @@ class MaterialComparisonBuilder(_CountingBuilder):
             **fields,
         )
         return doc.model_dump(mode="json")
+
+
+def _energy_fields(rows: list[dict[str, Any]], notes: list[str]) -> dict[str, Any]:
+    """Energy error statistics: of absolute totals, centred, and referenced to the bulks.
+
+    The referenced ones over the members that have both sides' relaxed bulks;
+    ``energy_referencing`` is ``"relaxed_bulk"`` only when every member has them.
+    """
+    e_err = np.array([r["energy_per_atom_error"] for r in rows])
+    energy = error_stats(np.zeros_like(e_err), e_err)
+    fields: dict[str, Any] = {
+        "energy_mae": energy.mae,
+        "energy_rmse": energy.rmse,
+        "energy_max": energy.max,
+        "energy_mae_centered": float(np.mean(np.abs(e_err - e_err.mean()))),
+        "energy_referencing": "mean_offset",
+    }
+    referenced = [
+        r["energy_referenced_error"] for r in rows if r.get("energy_referenced_error") is not None
+    ]
+    if referenced:
+        stats = error_stats(np.zeros(len(referenced)), np.array(referenced))
+        fields |= {
+            "n_energy_referenced": len(referenced),
+            "energy_referenced_mae": stats.mae,
+            "energy_referenced_rmse": stats.rmse,
+            "energy_referenced_max": stats.max,
+        }
+    if len(referenced) == len(rows):
+        fields["energy_referencing"] = "relaxed_bulk"
+    elif referenced:
+        notes.append(
+            f"energy: {len(rows) - len(referenced)} of {len(rows)} structures lack a side's "
+            "relaxed parent bulk; the energy error shown has the mean offset removed"
+        )
+    return fields
+
+
+def _force_fields(
+    rows: list[dict[str, Any]],
+    refs: dict[str, dict[str, Any]],
+    preds: dict[str, dict[str, Any]],
+    notes: list[str],
+) -> dict[str, Any]:
+    """Force error statistics, softening fit and one-point correction of the members."""
+    with_forces = [
+        r["structure_id"]
+        for r in rows
+        if refs.get(r["structure_id"], {}).get("forces") is not None
+        and preds.get(r["structure_id"], {}).get("forces") is not None
+    ]
+    if not with_forces:
+        return {}
+    ref_f = [np.asarray(refs[s]["forces"]) for s in with_forces]
+    pred_f = [np.asarray(preds[s]["forces"]) for s in with_forces]
+    stats = error_stats(stack_components(ref_f), stack_components(pred_f))
+    fields: dict[str, Any] = {
+        "force_mae": stats.mae,
+        "force_rmse": stats.rmse,
+        "force_max": stats.max,
+    }
+    try:
+        fit = fit_softening(stack_components(ref_f), stack_components(pred_f))
+        fields |= {
+            "softening_scale": fit.scale,
+            "slope": fit.slope,
+            "intercept": fit.intercept,
+            "r2": fit.r2,
+            "cmae": fit.cmae,
+        }
+    except ValueError as exc:
+        notes.append(f"softening: {exc}")
+    if len(with_forces) >= 2:
+        fit_at = int(np.argmax([np.abs(f).max() for f in ref_f]))
+        try:
+            opc = one_point_correction(ref_f, pred_f, fit_index=fit_at)
+            fields |= {
+                "one_point_scale": opc.scale,
+                "one_point_structure_id": with_forces[fit_at],
+                "one_point_mae_before": opc.mae_before,
+                "one_point_mae_after": opc.mae_after,
+            }
+        except ValueError as exc:
+            notes.append(f"one-point correction: {exc}")
+    return fields
 
 
 def _strip(doc: dict[str, Any]) -> dict[str, Any]:
@@ -461,6 +566,7 @@ def build_comparisons(
         stores["comparisons"],
         stores["structures"],
         cross_functional=cross_functional,
+        relaxations=stores["relaxations"],
     )
     run_builder(per_structure)
     per_material = MaterialComparisonBuilder(
