@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from pesbench.analysis.phonons import phonon_dos
 from pesbench.analysis.plots import figure_png
 from pesbench.analysis.property_errors import (
     ROW_COLUMNS,
@@ -140,3 +141,12 @@ def test_property_docs_are_records_too_and_the_figure_draws() -> None:
     assert png.startswith(b"\x89PNG")
     assert property_error_rows([]).empty
     assert property_error_summary(property_error_rows([])).empty
+
+
+def test_phonon_dos_is_normalised_and_sits_on_the_modes() -> None:
+    grid = np.linspace(-1.0, 12.0, 2601)
+    dos = phonon_dos([2.0, 5.0, 5.0, 9.0], grid, sigma=0.1)
+    assert np.trapezoid(dos, grid) == pytest.approx(1.0, rel=1e-6)
+    assert grid[np.argmax(dos)] == pytest.approx(5.0, abs=0.01)  # the doubly occupied mode
+    with pytest.raises(ValueError, match="positive sigma"):
+        phonon_dos([1.0], grid, sigma=0.0)

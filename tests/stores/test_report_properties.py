@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from jobflow import run_locally
@@ -15,12 +16,18 @@ from planted import SCALED_EMT, SOFTENING, cu_bulk
 from pymongo import MongoClient
 from typer.testing import CliRunner
 
+from pesbench.analysis.property_errors import pair_properties, property_error_rows
 from pesbench.cli.main import app
 from pesbench.makers.properties import PropertyFlowMaker, RelaxMaker
 from pesbench.settings import PesbenchSettings
 from pesbench.stores.query import query_properties
 from pesbench.stores.report import write_report
-from pesbench.stores.report_properties import RELAXED_STATEMENT, load_relaxed_properties
+from pesbench.stores.report_properties import (
+    RELAXED_STATEMENT,
+    RelaxedProperties,
+    load_relaxed_properties,
+    properties_section,
+)
 
 CAMPAIGN = "relaxed-surfaces"
 PARAMS = {"max_index": 1, "min_slab_A": 6.0, "min_vacuum_A": 8.0}
@@ -93,3 +100,25 @@ def test_report_csv_and_query_of_relaxed_properties(
     result = runner.invoke(app, ["query", "--properties", "--csv", str(out)])
     assert result.exit_code == 0, result.output
     assert pd.read_csv(out)["model_value"].tolist() == pytest.approx(rows["model_value"])
+
+
+def test_report_section_draws_the_phonon_dos(tmp_path: Path) -> None:
+    ref = np.linspace(0.5, 8.0, 48)
+    common = {
+        "category": "phonon",
+        "material": "Cu",
+        "name": "phonon_frequencies",
+        "label": "mesh 8x8x8",
+        "unit": "THz",
+        "bulk_id": "Cu-1",
+        "functional": "PBE",
+    }
+    dft = {**common, "value": 8.0, "values": list(ref), "side": "PBE (emt)", "side_kind": "dft"}
+    model = {**common, "value": 8.0 * 0.9, "values": list(0.9 * ref), "side": "m",
+             "side_kind": "model"}  # fmt: skip
+    pairs = pair_properties([dft], [model])
+    relaxed = RelaxedProperties(pairs=pairs, rows=property_error_rows(pairs), n_sets=2)
+    parts, _, _ = properties_section(relaxed, tmp_path)
+    html_text = "".join(parts)
+    assert "Phonon density of states" in html_text
+    assert html_text.count("data:image/png;base64") == 2  # parity and DOS

@@ -13,12 +13,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from matplotlib.figure import Figure
 from numpy.typing import ArrayLike, NDArray
 
 from pesbench.analysis.metrics import mae
 from pesbench.analysis.softening import softening_scale
 
-__all__ = ["frequency_comparison", "mesh_qpoints"]
+__all__ = ["frequency_comparison", "mesh_qpoints", "phonon_dos", "phonon_dos_figure"]
 
 
 def mesh_qpoints(mesh: Sequence[int]) -> NDArray:
@@ -65,3 +66,39 @@ def frequency_comparison(
         When the shapes differ, there are no values, or every reference value is zero.
     """
     return mae(reference_values, model_values), softening_scale(reference_values, model_values)
+
+
+def phonon_dos(frequencies: ArrayLike, grid: ArrayLike, sigma: float = 0.1) -> NDArray:
+    """Phonon density of states from the frequencies of a uniform q-mesh.
+
+    A Gaussian of width ``sigma`` (THz) per mode, normalised to one state per mode (the
+    integral over frequency is 1), evaluated on ``grid`` (THz).
+    """
+    freqs = np.ravel(np.asarray(frequencies, dtype=float))
+    points = np.asarray(grid, dtype=float)
+    if freqs.size == 0 or sigma <= 0:
+        raise ValueError("phonon_dos needs frequencies and a positive sigma")
+    weights = np.exp(-0.5 * ((points[:, None] - freqs[None, :]) / sigma) ** 2)
+    return weights.sum(axis=1) / (freqs.size * sigma * np.sqrt(2.0 * np.pi))
+
+
+def phonon_dos_figure(
+    curves: Sequence[tuple[str, str, ArrayLike, ArrayLike]], sigma: float = 0.1
+) -> Figure:
+    """One panel per material: the DOS of the DFT and the model frequencies, overlaid.
+
+    ``curves`` holds ``(title, model label, DFT frequencies, model frequencies)`` (THz).
+    """
+    fig = Figure(figsize=(4.2 * len(curves), 3.2))
+    axes = fig.subplots(1, len(curves), squeeze=False)[0]
+    for ax, (title, label, reference, model) in zip(axes, curves, strict=True):
+        top = max(np.max(reference), np.max(model)) * 1.1 + 3 * sigma
+        grid = np.linspace(min(0.0, np.min(reference), np.min(model)), top, 600)
+        ax.plot(grid, phonon_dos(reference, grid, sigma), color="black", label="DFT")
+        ax.plot(grid, phonon_dos(model, grid, sigma), color="tab:red", label=label)
+        ax.set_xlabel("frequency (THz)")
+        ax.set_ylabel("DOS (states/THz/mode)")
+        ax.set_title(title, fontsize=9)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from pesbench.analysis.phonons import phonon_dos_figure
 from pesbench.analysis.plots import figure_png
 from pesbench.analysis.property_errors import (
     PHONON_FREQUENCIES,
@@ -193,6 +194,24 @@ def _tables(relaxed: RelaxedProperties) -> list[str]:
     return parts
 
 
+def _phonon_dos(relaxed: RelaxedProperties) -> list[str]:
+    """The phonon DOS of each phonon pair (DFT and model, over the whole mesh)."""
+    curves = [
+        (f"{p.dft.material} {p.dft.label}", str(p.model.side), p.dft.values, p.model.values)
+        for p in relaxed.pairs
+        if p.dft.name == PHONON_FREQUENCIES and p.dft.values and p.model.values
+    ]
+    if not curves:
+        return []
+    fig = phonon_dos_figure(curves)
+    return [
+        "<h3>Phonon density of states</h3>",
+        '<p class="note">Gaussian-smeared (0.1 THz) density of states of every mode of '
+        "the q-mesh, each side at its own relaxed geometry.</p>",
+        html_image(figure_png(fig), "phonon density of states"),
+    ]
+
+
 def properties_section(relaxed: RelaxedProperties, out_dir: Path) -> tuple[list[str], Path, bool]:
     """The section's HTML parts; writes ``out_dir/properties.csv`` (one row per pair).
 
@@ -212,6 +231,7 @@ def properties_section(relaxed: RelaxedProperties, out_dir: Path) -> tuple[list[
         parts += _tables(relaxed)
         fig = property_parity_figure(relaxed.pairs)
         parts += ["<h3>Property parity</h3>", html_image(figure_png(fig), "property parity")]
+        parts += _phonon_dos(relaxed)
         drawn = True
     elif relaxed.empty:
         parts.append('<p class="note">No relaxed property was computed in this campaign.</p>')
