@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import html
 import os
 import shutil
 import subprocess
@@ -19,9 +20,11 @@ from pesbench.schemas.correction import FineTuneDoc, HeldOutMetrics, ScaleFitDoc
 from pesbench.schemas.ids import structure_id
 from pesbench.schemas.prediction import ModelInfo, PredictionDoc
 from pesbench.schemas.reference import ReferenceDoc
+from pesbench.schemas.relaxation import RelaxationDoc, RelaxSettings
 from pesbench.schemas.structure import HighEnergyDetails, StructureDoc
 from pesbench.settings import PesbenchSettings
 from pesbench.stores.corrections import save_correction
+from pesbench.stores.properties import RelaxationStore
 from pesbench.stores.report import write_report
 
 MU = {"Cu": -3.7, "O": -4.9}
@@ -159,6 +162,61 @@ def test_report_of_cross_functional_pairs_only_points_to_cross(
     material = pd.read_csv(tmp_path / "cross" / "material.csv")
     assert set(material["pairing"]) == {"cross"}
     assert files.html.is_file()
+
+
+def _cu_bulk_relaxations(dft_per_atom: float, model_per_atom: float) -> list[RelaxationDoc]:
+    """The Cu bulk relaxed by GPAW at PBE and by chgnet-0.3.0 (energies planted)."""
+    bulk = _bulks()[0]
+    common = {
+        "structure_id": structure_id(bulk),
+        "structure": bulk,
+        "final_structure": bulk,
+        "parent_id": structure_id(bulk),
+        "settings": RelaxSettings(relax_cell=True, fmax=0.01, max_steps=100),
+        "converged": True,
+        "energy": 4 * dft_per_atom,
+    }
+    return [
+        RelaxationDoc(
+            relaxation_id="cu-dft", side="PBE (gpaw)", side_kind="dft",
+            side_key="dft:gpaw:PBE:x", functional="PBE", energy_per_atom=dft_per_atom, **common,
+        ),
+        RelaxationDoc(
+            relaxation_id="cu-model", side="chgnet-0.3.0", side_kind="model",
+            side_key="model:chgnet-0.3.0:a1", functional="PBE",
+            energy_per_atom=model_per_atom, **common,
+        ),
+    ]  # fmt: skip
+
+
+def test_report_says_how_each_energy_error_is_referenced(
+    db_settings: PesbenchSettings, tmp_path: Path
+) -> None:
+    populate(db_settings)
+    with RelaxationStore(db_settings) as store:
+        store.upsert(_cu_bulk_relaxations(MU["Cu"], MU["Cu"] + 0.01))
+    files = write_report("demo", tmp_path, db_settings)
+    page = html.unescape(files.html.read_text())
+    assert "each side's own relaxed bulk" in page
+    assert "mean offset removed" in page
+    assert "Absolute totals are never compared" in page
+    structure = pd.read_csv(tmp_path / "structure.csv")
+    cu = structure["material"] == structure_id(_bulks()[0])
+    pbe = cu & (structure["model_id"] == "chgnet-0.3.0")
+    expected = structure["energy_per_atom_error"] - 0.01
+    assert structure[pbe]["energy_referenced_error"].tolist() == pytest.approx(
+        expected[pbe].tolist(), abs=1e-12
+    )
+    assert structure[~pbe]["energy_referenced_error"].isna().all()  # no r2SCAN bulks
+    material = pd.read_csv(tmp_path / "material.csv")
+    how = dict(zip(material["formula"] + " " + material["model_id"],
+                   material["energy_referencing"], strict=True))  # fmt: skip
+    assert how.pop("Cu chgnet-0.3.0") == "relaxed_bulk"
+    assert set(how.values()) == {"mean_offset"}
+    row = material[(material["formula"] == "Cu") & (material["model_id"] == "chgnet-0.3.0")]
+    assert row["energy_referenced_mae"].item() == pytest.approx(
+        expected[pbe].abs().mean(), abs=1e-12
+    )
 
 
 def _finetune(campaign: str, checkpoint: str, before: float, after: float) -> FineTuneDoc:

@@ -7,6 +7,9 @@ campaign's references or predicted with in it) get a section of their own, with 
 held-out errors before and after.
 References whose code is not a DFT code (a uMLIP standing in for DFT) are flagged at the
 top of the page and in every table (column ``reference_code``).
+Energy errors are never of absolute totals (codes differ in their energy zero): of
+energies referenced to each side's own relaxed parent bulk where both sides relaxed it,
+else with the set's mean offset removed; the tables and the parity figure say which.
 Properties are those computed by each side from its own relaxed geometries
 (:mod:`pesbench.stores.report_properties`); a campaign with properties and no
 comparisons gets a report of its properties.
@@ -50,7 +53,7 @@ from pesbench.stores.report_properties import html_image as _img
 from pesbench.stores.report_properties import html_table as _table
 from pesbench.stores.report_properties import load_relaxed_properties, properties_section
 
-__all__ = ["DFT_CODES", "ReportFiles", "write_report"]
+__all__ = ["DFT_CODES", "REFERENCING_LABELS", "ReportFiles", "energy_summary", "write_report"]
 
 DFT_CODES = frozenset({"vasp", "gpaw"})
 """Codes whose references are DFT; anything else is flagged as a stand-in."""
@@ -60,9 +63,26 @@ _MAX_POINTS = 20000
 
 _SUMMARY = [
     "formula", "category", "model_id", "functional", "pairing", "reference_code",
-    "n_structures", "energy_mae", "energy_mae_centered", "force_mae", "softening_scale",
+    "n_structures", "E MAE (eV/atom)", "E referenced to", "force_mae", "softening_scale",
     "slope", "r2", "cmae", "one_point_scale", "one_point_mae_before", "one_point_mae_after",
 ]  # fmt: skip
+
+REFERENCING_LABELS = {
+    "relaxed_bulk": "each side's own relaxed bulk",
+    "mean_offset": "mean offset removed",
+}
+"""How an energy error is referenced (``energy_referencing``), as the report says it."""
+
+_ENERGY_CAPTION = (
+    '<p class="note">E MAE: the energy error per atom; E referenced to: how. '
+    "<b>each side's own relaxed bulk</b>: energies referenced to each side's own relaxed "
+    "parent bulk, (E<sub>model</sub>/N − E<sub>model,bulk</sub>/atom) − (E<sub>DFT</sub>/N "
+    "− E<sub>DFT,bulk</sub>/atom), the bulk relaxed in cell and positions by the DFT side "
+    "and by the model itself. <b>mean offset removed</b>: some structure lacks a side's "
+    "relaxed bulk, and the error is the MAE after removing the set's mean offset "
+    "(energy_mae_centered). Absolute totals are never compared: codes differ in their "
+    "energy zero (energy_mae in material.csv is of totals).</p>"
+)
 
 
 @dataclass
@@ -251,6 +271,38 @@ border-bottom:1px solid #eee;text-align:right} img{max-width:100%;margin:.5em 0}
 """
 
 
+def energy_summary(material: pd.DataFrame) -> pd.DataFrame:
+    """``material`` with the energy error shown and how it is referenced.
+
+    ``E MAE (eV/atom)`` is ``energy_referenced_mae`` where ``energy_referencing`` is
+    ``"relaxed_bulk"``, else ``energy_mae_centered``; ``E referenced to`` says which
+    (:data:`REFERENCING_LABELS`).
+    """
+    how = material.get("energy_referencing", pd.Series("mean_offset", index=material.index))
+    how = how.fillna("mean_offset")
+    referenced = material.get("energy_referenced_mae", pd.Series(np.nan, index=material.index))
+    shown = referenced.where(how == "relaxed_bulk", material["energy_mae_centered"])
+    return material.assign(
+        **{"E MAE (eV/atom)": shown, "E referenced to": how.map(REFERENCING_LABELS)}
+    )
+
+
+def _energy_panels(structure: pd.DataFrame) -> list[tuple[str, Any, Any]]:
+    """Energy parity panels: referenced to the relaxed bulks, else mean offset removed."""
+    panels = []
+    for (m, f, c), rows in structure.groupby(["model_id", "functional", "reference_code"]):
+        title = f"{m} vs {f} ({c})"
+        errors = rows.get("energy_referenced_error")
+        if errors is not None and errors.notna().all():
+            ref, pred = rows["energy_referenced_reference"], rows["energy_referenced_model"]
+            panels.append((f"{title}\n{REFERENCING_LABELS['relaxed_bulk']}", ref, pred))
+            continue
+        ref, pred = rows["energy_per_atom_reference"], rows["energy_per_atom_model"]
+        offset = float((pred - ref).mean())
+        panels.append((f"{title}\n{REFERENCING_LABELS['mean_offset']}", ref, pred - offset))
+    return panels
+
+
 def _comparison_parts(
     material: pd.DataFrame,
     structure: pd.DataFrame,
@@ -267,20 +319,23 @@ def _comparison_parts(
             "agreement between two potentials, not the error of either against DFT.</p>"
         )
     parts.append("<h2>Summary per material, category, model and functional</h2>")
-    parts.append(_table(material, _SUMMARY))
+    parts.append(_table(energy_summary(material), _SUMMARY))
+    parts.append(_ENERGY_CAPTION)
 
     panels, scales = _force_panels(structure, settings)
     if panels:
         fig = parity_figure(panels, "force component", "eV/Å", scales)
         parts += ["<h2>Force parity</h2>", _img(figure_png(fig), "force parity")]
         result.figures.append("force parity")
-    energy_panels = [
-        (f"{m} vs {f} ({c})", rows["energy_per_atom_reference"], rows["energy_per_atom_model"])
-        for (m, f, c), rows in structure.groupby(["model_id", "functional", "reference_code"])
-    ]
+    energy_panels = _energy_panels(structure)
     if energy_panels:
-        fig = parity_figure(energy_panels, "energy", "eV/atom")
+        fig = parity_figure(energy_panels, "energy per atom", "eV/atom")
         parts += ["<h2>Energy parity</h2>", _img(figure_png(fig), "energy parity")]
+        parts.append(
+            '<p class="note">Energies per atom, each panel as its title says: referenced to '
+            "each side's own relaxed bulk (E/N − E<sub>bulk</sub>/atom of that side), or "
+            "absolute with the model's mean offset removed.</p>"
+        )
         result.figures.append("energy parity")
     if material["softening_scale"].notna().any():
         fig = softening_distribution_figure(material)
