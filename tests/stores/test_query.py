@@ -131,3 +131,34 @@ def test_cli_query_prints_and_exports(db_settings: PesbenchSettings, tmp_path: P
     result = runner.invoke(app, ["query", "--build", "--level", "structure"])
     assert "0 structure-level, 0 material-level" in result.output
     assert "Cu-1" in result.output
+
+
+def test_cli_query_shows_how_energies_are_referenced(db_settings: PesbenchSettings) -> None:
+    common = _common("chgnet-0.3.0", "PBE", "high_energy")
+    referenced = MaterialComparisonDoc(
+        comparison_id="referenced", structure_ids=["Cu-1"], n_structures=1, energy_mae=0.5,
+        energy_rmse=0.5, energy_max=0.5, energy_mae_centered=0.0, energy_referencing="relaxed_bulk",
+        n_energy_referenced=1, energy_referenced_mae=0.0123, **common,  # type: ignore[arg-type]
+    )  # fmt: skip
+    structure = StructureComparisonDoc(
+        comparison_id="p|r", structure_id="Cu-1", prediction_id="p", reference_id="r", n_atoms=4,
+        energy_per_atom_reference=-4.0, energy_per_atom_model=-3.5, energy_per_atom_error=0.5,
+        energy_referenced_reference=0.1, energy_referenced_model=0.1123,
+        energy_referenced_error=0.0123, **common,  # type: ignore[arg-type]
+    )  # fmt: skip
+    with MongoClient(db_settings.db_uri) as client:
+        client[db_settings.db_name].comparisons.insert_many(
+            [d.model_dump(mode="json") for d in (referenced, structure)]
+        )
+    runner = CliRunner()
+    result = runner.invoke(app, ["query"])
+    assert result.exit_code == 0, result.output
+    assert "energy_referenced_mae" in result.output
+    assert "relaxed_bulk" in result.output
+    assert "0.0123" in result.output
+    assert "each side's own relaxed bulk" in result.output
+    result = runner.invoke(app, ["query", "--level", "structure"])
+    assert result.exit_code == 0, result.output
+    assert "energy_referenced_error" in result.output
+    assert "0.0123" in result.output
+    assert "energy_per_atom_error" not in result.output  # absolute totals: --output only

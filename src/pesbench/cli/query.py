@@ -24,11 +24,12 @@ __all__ = ["query"]
 
 _SHOWN = {
     "material": [
-        "formula", "category", "model_id", "functional", "n_structures", "energy_mae",
-        "force_mae", "softening_scale", "cmae", "one_point_mae_before", "one_point_mae_after",
+        "formula", "category", "model_id", "functional", "n_structures", "energy_referencing",
+        "energy_referenced_mae", "energy_mae_centered", "force_mae", "softening_scale", "cmae",
+        "one_point_mae_before", "one_point_mae_after",
     ],
     "structure": [
-        "structure_id", "category", "model_id", "functional", "energy_per_atom_error",
+        "structure_id", "category", "model_id", "functional", "energy_referenced_error",
         "force_mae", "force_scale", "stress_mae",
     ],
     "properties": [
@@ -36,6 +37,13 @@ _SHOWN = {
         "model_value", "error", "relative_error", "n",
     ],
 }  # fmt: skip
+_ENERGY_NOTE = {
+    "material": "energy_referenced_mae: energies referenced to each side's own relaxed bulk "
+    "(energy_referencing relaxed_bulk); energy_mae_centered: mean offset removed, the one to "
+    "read where energy_referencing is mean_offset (eV/atom)",
+    "structure": "energy_referenced_error: (E_model/N - E_model,bulk/atom) - (E_DFT/N - "
+    "E_DFT,bulk/atom), each side's own relaxed bulk; empty where a side has none (eV/atom)",
+}
 _SUMMARY_SHOWN = [
     "category", "name", "model", "n", "mae", "mean_relative_error", "slope",
     "fraction_underpredicted",
@@ -63,6 +71,8 @@ def _show(frame: pd.DataFrame, level: str, output: Path | None) -> None:
         console.print("\nper category, property and model:")
         text = summary.to_string(index=False, float_format=lambda v: f"{v:.4g}")
         console.print(text, markup=False)
+    if level in _ENERGY_NOTE:
+        console.print(_ENERGY_NOTE[level], markup=False)
     console.print(f"({len(frame)} rows; all columns with --output FILE.csv)")
 
 

@@ -108,7 +108,13 @@ def query_comparisons(
     Returns
     -------
     pandas.DataFrame
-        Sorted by its grouping columns; energies eV/atom, forces eV/Å, stresses GPa.
+        Sorted by its grouping columns; energies eV/atom, forces eV/Å, stresses GPa. The
+        energy errors: ``energy_referenced_*`` of energies referenced to each side's own
+        relaxed parent bulk (empty where a side has none); at the material level
+        ``energy_referencing`` says whether those cover every structure
+        (``"relaxed_bulk"``) or ``energy_mae_centered`` (mean offset removed) is the one to
+        read (``"mean_offset"``). ``energy_per_atom_error`` and ``energy_mae`` are of
+        absolute totals, which differ by the codes' energy zeros.
     """
     if level == "properties":
         raise QueryError("properties are compared after relaxation: use query_properties")
