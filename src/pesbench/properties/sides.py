@@ -262,14 +262,7 @@ class ModelSide(Side):
         atoms = AseAtomsAdaptor.get_atoms(structure)
         atoms.calc = PredictorCalculator(self.predictor)
         try:
-            outcome = relax_atoms(
-                atoms,
-                relax_cell=settings.relax_cell,
-                fix_indices=settings.fix_indices,
-                fmax=float(settings.fmax),  # type: ignore[arg-type]
-                max_steps=int(settings.max_steps),  # type: ignore[arg-type]
-                optimizer=settings.optimizer,
-            )
+            outcome = relax_atoms(atoms, **settings.optimizer_kwargs())
         except RuntimeError as exc:
             outcome = RelaxOutcome(converged=False, n_steps=0, reason=str(exc)[:300])
         return outcome_to_doc(

@@ -39,14 +39,23 @@ def property_set_id(
     return hashlib.sha256(payload.encode()).hexdigest()[:24]
 
 
-class PropertyDoc(PesbenchDoc, CampaignMember):
-    """One property value of one side, with the ids of every term it was computed from."""
+class _OneSide(PesbenchDoc, CampaignMember):
+    """What a calculation and each of its values share: the bulk, the category, the side."""
 
-    property_id: str = Field(description="property_set_id:name:label (set by its set).")
-    property_set_id: str = Field(description="The calculation it belongs to.")
+    property_set_id: str = Field(description="property_set_id(...) of the calculation.")
     category: Category = Field(description="Out-of-distribution category.")
     material: str = Field(description="Reduced formula of the bulk.")
     bulk_id: str = Field(description="structure_id of the (unrelaxed) bulk given.")
+    side: str = Field(description="Who computed: a model id, or 'PBE (gpaw)'-like.")
+    side_kind: SideKind = Field(description="'dft' or 'model'.")
+    side_key: str = Field(description="Identity of the side (code, functional, inputs).")
+    functional: str | None = Field(None, description="DFT functional or training functional.")
+
+
+class PropertyDoc(_OneSide):
+    """One property value of one side, with the ids of every term it was computed from."""
+
+    property_id: str = Field(description="property_set_id:name:label (set by its set).")
     name: str = Field(
         description="surface_energy, formation_energy, mixing_energy, migration_barrier, "
         "phonon_frequencies or excess_energy."
@@ -59,10 +68,6 @@ class PropertyDoc(PesbenchDoc, CampaignMember):
     values: list[float] | None = Field(
         None, description="Array-valued properties: phonon frequencies over the whole mesh."
     )
-    side: str = Field(description="Who computed it: a model id, or 'PBE (gpaw)'-like.")
-    side_kind: SideKind = Field(description="'dft' or 'model'.")
-    side_key: str = Field(description="Identity of the side (code, functional, inputs).")
-    functional: str | None = Field(None, description="DFT functional or training functional.")
     terms: dict[str, str] = Field(
         default_factory=dict, description="Role of each term -> relaxation_id."
     )
@@ -76,17 +81,9 @@ class PropertyDoc(PesbenchDoc, CampaignMember):
         return (self.category, self.material, self.name, self.label)
 
 
-class PropertySetDoc(PesbenchDoc, CampaignMember):
+class PropertySetDoc(_OneSide):
     """One category's properties of one bulk on one side, with every relaxation used."""
 
-    property_set_id: str = Field(description="property_set_id(...) of the calculation.")
-    category: Category = Field(description="Out-of-distribution category.")
-    material: str = Field(description="Reduced formula of the bulk.")
-    bulk_id: str = Field(description="structure_id of the (unrelaxed) bulk given.")
-    side: str = Field(description="Who computed: a model id, or 'PBE (gpaw)'-like.")
-    side_kind: SideKind = Field(description="'dft' or 'model'.")
-    side_key: str = Field(description="Identity of the side.")
-    functional: str | None = Field(None, description="DFT functional or training functional.")
     parameters: dict[str, Any] = Field(
         default_factory=dict, description="The category generator's parameters."
     )

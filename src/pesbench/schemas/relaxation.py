@@ -90,6 +90,12 @@ class RelaxSettings(BaseModel):
         """Whether this is a single point (no optimizer step)."""
         return self.max_steps == 0
 
+    def optimizer_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of :func:`pesbench.relax.relax_atoms` (settings resolved)."""
+        if self.fmax is None or self.max_steps is None:
+            raise ValueError("resolve fmax and max_steps first (RelaxSettings.resolved)")
+        return self.model_dump()
+
     def resolved(self, fmax: float, max_steps: int) -> RelaxSettings:
         """These settings with the defaults ``fmax`` and ``max_steps`` filled in."""
         return self.model_copy(

@@ -126,14 +126,7 @@ class EmtEngine:
         time.sleep(float(inputs.get("sleep_s", 0.0)))
         atoms = AseAtomsAdaptor.get_atoms(structure)
         atoms.calc = self.calculator(functional)
-        return relax_atoms(
-            atoms,
-            relax_cell=settings.relax_cell,
-            fix_indices=settings.fix_indices,
-            fmax=float(settings.fmax or 0.05),
-            max_steps=int(settings.max_steps if settings.max_steps is not None else 500),
-            optimizer=settings.optimizer,
-        )
+        return relax_atoms(atoms, **settings.optimizer_kwargs())
 
     def compute(
         self,
