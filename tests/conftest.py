@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import os
+
+# One BLAS thread: ASE's optimizers diagonalise small matrices at every step, and on the
+# 2 shared cores here a threaded OpenBLAS made them ~50x slower (before numpy loads).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import uuid
 from collections.abc import Iterator
 from pathlib import Path

@@ -9,8 +9,10 @@ from campaigns import emt_campaign
 from jobflow import run_locally
 from planted import SCALED_EMT, SOFTENING
 
+from pesbench.makers.predict import PredictMaker
 from pesbench.makers.properties import RelaxMaker
 from pesbench.settings import PesbenchSettings
+from pesbench.stores.connection import open_collection
 from pesbench.stores.properties import PropertySetStore, PropertyStore, RelaxationStore
 from pesbench.workflows.campaign import CampaignFlowMaker
 from pesbench.workflows.spec import load_spec
@@ -35,10 +37,15 @@ def test_campaign_computes_properties_on_both_sides_once(
     path = emt_campaign(
         tmp_path, "props", models=[SCALED_EMT], functionals=["PBE"], properties=PROPERTIES
     )
-    maker = CampaignFlowMaker().update_kwargs(
-        {"calculator_kwargs": {"scale": SOFTENING}}, class_filter=RelaxMaker
-    )
+    scaled = {"calculator_kwargs": {"scale": SOFTENING}}
+    maker = CampaignFlowMaker().update_kwargs(scaled, class_filter=RelaxMaker)
+    maker = maker.update_kwargs(scaled, class_filter=PredictMaker)
     _run(maker, path)
+    # the planted model's forces are 0.8 times EMT's: the softening scale says so
+    with open_collection("comparisons", db_settings) as coll:
+        scales = [d["softening_scale"] for d in coll.find({"level": "material"})]
+    assert scales
+    assert scales == pytest.approx([SOFTENING] * len(scales), abs=1e-6)
     with PropertyStore(db_settings) as store:
         docs = list(store.query({"campaigns": "props"}))
     values = {(d.material, d.label, d.side_kind): d.value for d in docs}
