@@ -346,14 +346,8 @@ class EngineSide(Side):
     ) -> RelaxationDoc:
         inputs = self.engine.input_settings(structure, self._functional, self.overrides or None)
         run_dir = self.workdir / f"relax_{relax_id[:16]}_{int(time.time())}"
-        outcome: RelaxOutcome = self.engine.relax(  # type: ignore[attr-defined]
-            structure,
-            self._functional,
-            run_dir,
-            settings=settings,
-            overrides=self.overrides or None,
-        )
-        return outcome_to_doc(
+        outcome = self._run(structure, run_dir, settings)
+        doc = outcome_to_doc(
             structure,
             outcome,
             side=self,
@@ -363,4 +357,43 @@ class EngineSide(Side):
             input_hash=hash_inputs(inputs),
             input_settings=inputs,
             run_dir=f"{socket.gethostname()}:{run_dir}",
+        )
+        if settings.relax_cell and doc.status == "success" and doc.final_structure is not None:
+            doc = self._final_single_point(doc, run_dir / "final_single_point")
+        return doc
+
+    def _run(self, structure: Structure, run_dir: Path, settings: RelaxSettings) -> RelaxOutcome:
+        return self.engine.relax(  # type: ignore[attr-defined]
+            structure,
+            self._functional,
+            run_dir,
+            settings=settings,
+            overrides=self.overrides or None,
+        )
+
+    def _final_single_point(self, doc: RelaxationDoc, run_dir: Path) -> RelaxationDoc:
+        """A cell relaxation's energy, forces and stress again, fresh at the relaxed cell.
+
+        The engine keeps the initial cell's basis and k-mesh through a cell relaxation, so
+        its last frame is not what a calculation of the relaxed cell gives (with a k-mesh
+        by density the mesh itself may differ). Every other term is a fresh calculation
+        of its own cell: so is this one (atomate2's relax-then-static).
+        """
+        assert doc.final_structure is not None
+        static = self.resolve(RelaxSettings.static())
+        outcome = self._run(doc.final_structure, run_dir, static)
+        if not outcome.energies:
+            reason = f"single point at the relaxed cell failed: {outcome.reason}"
+            return doc.model_copy(update={"status": "failed", "failure_reason": reason})
+        final = outcome_to_doc(
+            doc.final_structure, outcome, side=self, settings=static, relax_id=doc.relaxation_id
+        )
+        return doc.model_copy(
+            update={
+                "energy": final.energy,
+                "energy_per_atom": final.energy_per_atom,
+                "forces": final.forces,
+                "stress": final.stress,
+                "final_single_point": True,
+            }
         )

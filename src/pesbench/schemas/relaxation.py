@@ -176,10 +176,17 @@ class RelaxationDoc(PesbenchDoc, CampaignMember):
     failure_reason: str | None = Field(None, description="Why it failed, in one line.")
     converged: bool = Field(False, description="fmax reached within max_steps (static: True).")
     n_steps: int = Field(0, ge=0, description="Optimizer steps taken.")
-    energy: float | None = Field(None, description="Final total energy, eV.")
+    energy: float | None = Field(
+        None, description="Final total energy, eV (see final_single_point)."
+    )
     energy_per_atom: float | None = Field(None, description="Final energy per atom, eV/atom.")
     forces: Forces | None = Field(None, description="Final forces, (n_atoms, 3), eV/Å.")
     stress: Stress | None = Field(None, description="Final stress, 3x3, GPa, + = tensile.")
+    final_single_point: bool = Field(
+        False,
+        description="energy, forces and stress are from a fresh single point of the final "
+        "structure (DFT cell relaxations: its own basis and k-mesh), not the last frame.",
+    )
     max_force: float | None = Field(
         None, description="Largest force norm on a free atom in the final frame, eV/Å."
     )
