@@ -15,9 +15,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 from monty.io import zopen
 from pymatgen.io.vasp import Incar, Kpoints, Poscar
-from pymatgen.util.coord import in_coord_list_pbc
+from pymatgen.util.coord import find_in_coord_list_pbc, in_coord_list_pbc
 
 __all__ = [
     "CHECKS",
@@ -88,6 +89,27 @@ def _check_poscar(ref: Path, run_dir: Path) -> None:
     )
     if not same:
         raise FakeVaspError(f"POSCAR differs from the reference {ref}:\n{user}\n!=\n{want}")
+    if user.selective_dynamics is not None or want.selective_dynamics is not None:
+        _check_selective_dynamics(user, want, ref)
+
+
+def _flags(poscar: Poscar) -> list[list[bool]]:
+    flags = poscar.selective_dynamics
+    if flags is None:
+        return [[True] * 3 for _ in range(len(poscar.structure))]
+    return np.asarray(flags, dtype=bool).reshape(-1, 3).tolist()
+
+
+def _check_selective_dynamics(user: Poscar, want: Poscar, ref: Path) -> None:
+    """Each site's flags equal those of the reference site at the same place."""
+    got, expected = _flags(user), _flags(want)
+    for i, coords in enumerate(user.structure.frac_coords):
+        j = int(find_in_coord_list_pbc(want.structure.frac_coords, coords, atol=1e-3)[0])
+        if got[i] != expected[j]:
+            raise FakeVaspError(
+                f"POSCAR selective dynamics of site {i}: expected {expected[j]}, got {got[i]} "
+                f"(reference {ref})"
+            )
 
 
 def _symbols(folder: Path) -> list[str]:
@@ -112,7 +134,8 @@ def check_inputs(
     """Compare the inputs in ``run_dir`` with ``ref/inputs``; raise FakeVaspError if not equal.
 
     ``checks`` names what to compare: "incar" (every key pesbench wrote, except
-    ``incar_exclude``), "kpoints", "poscar", "potcar" (symbols), "wavecar" (one exists).
+    ``incar_exclude``), "kpoints", "poscar" (sites, and selective dynamics when either POSCAR
+    has them), "potcar" (symbols), "wavecar" (one exists).
     """
     if "incar" in checks:
         _check_incar(ref, run_dir, incar_exclude)
