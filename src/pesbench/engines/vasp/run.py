@@ -6,6 +6,7 @@ engine calls it as ``run.run_vasp(...)`` so that the patch is seen.
 
 from __future__ import annotations
 
+import os
 import shlex
 import shutil
 from collections.abc import Sequence
@@ -14,14 +15,49 @@ from typing import Any
 
 from atomate2.vasp.run import DEFAULT_HANDLERS, JobType
 from atomate2.vasp.run import run_vasp as _atomate2_run_vasp
+from custodian.vasp.handlers import UnconvergedErrorHandler
+from custodian.vasp.io import load_vasprun
 from monty.os.path import zpath
 
 from pesbench.errors import PesbenchError
 
-__all__ = ["DEFAULT_HANDLERS", "POLLING_TIME_STEP_S", "VaspRunError", "run_vasp"]
+__all__ = [
+    "DEFAULT_HANDLERS",
+    "POLLING_TIME_STEP_S",
+    "RELAX_HANDLERS",
+    "ScfUnconvergedErrorHandler",
+    "VaspRunError",
+    "run_vasp",
+]
 
 POLLING_TIME_STEP_S = 10.0
 """Seconds between custodian's looks at a running VASP (custodian's default)."""
+
+
+class ScfUnconvergedErrorHandler(UnconvergedErrorHandler):
+    """Custodian's ``UnconvergedErrorHandler`` for an unconverged SCF only.
+
+    Its corrections of the SCF (the ALGO ladder, then mixing) are kept. An ionically
+    unconverged relaxation is left alone: custodian would otherwise continue it from
+    CONTCAR with IBRION = 1, past the step budget every side of a relaxation shares, and
+    with the frames before the restart only in its ``error.N.tar.gz``.
+    """
+
+    def check(self, directory: str = "./") -> bool:
+        """Whether the last ionic step's SCF did not converge."""
+        try:
+            run = load_vasprun(os.path.join(directory, self.output_filename))
+        except Exception:  # no or unreadable vasprun.xml: other handlers look at that
+            return False
+        return not run.converged_electronic
+
+
+RELAX_HANDLERS = tuple(
+    ScfUnconvergedErrorHandler() if isinstance(h, UnconvergedErrorHandler) else h
+    for h in DEFAULT_HANDLERS
+)
+"""atomate2's handlers of a relaxation, with :class:`ScfUnconvergedErrorHandler` in place of
+``UnconvergedErrorHandler`` (the rest, PotimErrorHandler included, as atomate2 runs them)."""
 
 
 class VaspRunError(PesbenchError):
