@@ -16,12 +16,14 @@ from pesbench.engines.vasp.physics import (
     physics_settings,
 )
 from pesbench.engines.vasp.presets import DEFAULT_PRESET, PRESETS, input_set_generator
-from pesbench.engines.vasp.run import VaspRunError, run_vasp
+from pesbench.engines.vasp.relax import outcome_from_run, relax_incar
+from pesbench.engines.vasp.run import RELAX_HANDLERS, VaspRunError, run_vasp
 
 __all__ = [
     "DEFAULT_PRESET",
     "KBAR_TO_GPA",
     "PRESETS",
+    "RELAX_HANDLERS",
     "START_FILES",
     "NotAVaspRunError",
     "UnsupportedRunError",
@@ -30,9 +32,11 @@ __all__ = [
     "find_run_dirs",
     "functional_from_incar",
     "input_set_generator",
+    "outcome_from_run",
     "parse_run_dir",
     "physics_settings",
     "potcar_dir",
     "read_corrections",
+    "relax_incar",
     "run_vasp",
 ]

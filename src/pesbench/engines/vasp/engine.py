@@ -7,7 +7,8 @@ import gzip
 import shlex
 import shutil
 import socket
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +21,17 @@ from pesbench.engines.vasp import run
 from pesbench.engines.vasp.parse import NotAVaspRunError, parse_run_dir
 from pesbench.engines.vasp.physics import functional_from_incar, physics_settings
 from pesbench.engines.vasp.presets import DEFAULT_PRESET, input_set_generator
+from pesbench.engines.vasp.relax import (
+    constrained,
+    outcome_from_run,
+    poscar_order,
+    relax_overrides,
+)
+from pesbench.relax import RelaxOutcome
 from pesbench.schemas.base import Functional
 from pesbench.schemas.ids import structure_id
 from pesbench.schemas.reference import ReferenceDoc, hash_inputs
+from pesbench.schemas.relaxation import RelaxSettings
 from pesbench.settings import PesbenchSettings, get_settings
 
 __all__ = ["START_FILES", "VaspEngine", "potcar_dir"]
@@ -72,7 +81,7 @@ def _copy_start_files(prev_dir: Path, run_dir: Path) -> list[str]:
 
 
 class VaspEngine:
-    """VASP single points from atomate2's MatPES / MP static input sets, run by custodian.
+    """VASP single points and relaxations on atomate2's MatPES / MP static inputs, custodian.
 
     Parameters
     ----------
@@ -83,8 +92,8 @@ class VaspEngine:
     -----
     ``overrides`` of :meth:`compute` and :meth:`input_settings`: ``{"preset": "matpes" |
     "mp", "incar": {...}, "kpoints": {...}, "spin_polarized": bool}`` (see
-    :mod:`pesbench.engines.vasp.presets`). No ``relax`` method yet: a relaxation on the
-    VASP side (atomate2's relax makers) is not wired, and ``EngineSide`` says so.
+    :mod:`pesbench.engines.vasp.presets`). :meth:`relax` runs VASP's own optimizer on the
+    same physics (see :mod:`pesbench.engines.vasp.relax`).
     Without POTCARs configured, inputs are written with a POTCAR.spec (symbols only) and
     :func:`~pesbench.engines.vasp.run.run_vasp` refuses to start, so the reference is
     stored as failed with the setting to fix.
@@ -194,15 +203,7 @@ class VaspEngine:
         except (ValueError, OSError, KeyError) as exc:  # no POTCAR for an element, ...
             return self._failed(structure, functional, f"inputs: {exc}", {}, run_dir)
         expected = self._settings_of(vis)
-        try:
-            run.run_vasp(
-                run_dir,
-                vasp_cmd=self.settings.vasp_cmd,
-                vasp_gamma_cmd=self.settings.vasp_gamma_cmd,
-            )
-            run_error = None
-        except run.VaspRunError as exc:
-            run_error = str(exc)
+        run_error = self._run(run_dir)
         try:
             doc = parse_run_dir(run_dir)
         except NotAVaspRunError:
@@ -216,6 +217,99 @@ class VaspEngine:
                 r for r in (run_error, values.get("failure_reason")) if r
             )
         return ReferenceDoc(**values)
+
+    def relax_input_set(
+        self,
+        structure: Structure,
+        functional: Functional,
+        settings: RelaxSettings,
+        overrides: dict[str, Any] | None = None,
+    ) -> VaspInput:
+        """The VASP inputs of a relaxation (pure): the static's with the relaxation's tags.
+
+        See :mod:`pesbench.engines.vasp.relax` for the tags, the precedence and the
+        selective dynamics of ``settings.fix_indices``.
+
+        Raises
+        ------
+        ValueError
+            As :meth:`input_set`, and for overrides that set the relaxation's own tags.
+        """
+        return self.input_set(
+            constrained(structure, settings.fix_indices),
+            functional,
+            relax_overrides(settings, overrides),
+        )
+
+    def relax(
+        self,
+        structure: Structure,
+        functional: Functional,
+        run_dir: Path,
+        *,
+        settings: RelaxSettings,
+        overrides: dict[str, Any] | None = None,
+    ) -> RelaxOutcome:
+        """Relax ``structure`` in ``run_dir`` with VASP's optimizer, run by custodian.
+
+        Custodian runs it as it runs :meth:`compute`, with atomate2's handlers, except that
+        an ionically unconverged relaxation is not continued
+        (:data:`~pesbench.engines.vasp.run.RELAX_HANDLERS`).
+
+        Parameters
+        ----------
+        settings
+            Resolved (``fmax`` and ``max_steps`` set). Their ``optimizer`` (ASE's) does
+            not apply: VASP's IBRION relaxes.
+        overrides
+            As :meth:`compute`'s, except INCAR ISIF, NSW and EDIFFG.
+
+        Returns
+        -------
+        RelaxOutcome
+            Every ionic step of the last VASP run as a frame, in the input's site order
+            (no frame when VASP did not start or crashed); ``converged`` False with a
+            one-line reason when custodian stopped, the SCF or the relaxation did not
+            converge (:func:`~pesbench.engines.vasp.relax.outcome_from_run`).
+
+        Raises
+        ------
+        ValueError
+            For unresolved settings, a fixed atom out of range or bad ``overrides`` (a
+            caller's mistake, not a run's).
+        """
+        start = time.perf_counter()
+        if settings.fix_indices and max(settings.fix_indices) >= len(structure):
+            raise ValueError(
+                f"fixed atom index {max(settings.fix_indices)} out of range for "
+                f"{len(structure)} atoms"
+            )
+        run_dir = Path(run_dir)
+        try:
+            vis = self.relax_input_set(structure, functional, settings, overrides)
+        except (OSError, KeyError) as exc:  # no POTCAR for an element, ...
+            return RelaxOutcome(converged=False, n_steps=0, reason=f"inputs: {exc}")
+        run_dir.mkdir(parents=True, exist_ok=True)
+        for stale in run_dir.glob("vasprun*"):
+            stale.unlink()
+        vis.write_input(str(run_dir))
+        run_error = self._run(run_dir, run.RELAX_HANDLERS)
+        outcome = outcome_from_run(run_dir, settings, order=poscar_order(vis), run_error=run_error)
+        outcome.seconds = time.perf_counter() - start
+        return outcome
+
+    def _run(self, run_dir: Path, handlers: Sequence[Any] = run.DEFAULT_HANDLERS) -> str | None:
+        """Run VASP in ``run_dir`` through custodian; why it stopped, or None."""
+        try:
+            run.run_vasp(
+                run_dir,
+                vasp_cmd=self.settings.vasp_cmd,
+                vasp_gamma_cmd=self.settings.vasp_gamma_cmd,
+                handlers=handlers,
+            )
+        except run.VaspRunError as exc:
+            return str(exc)
+        return None
 
     def _failed(
         self,
