@@ -1,12 +1,18 @@
 from __future__ import annotations
 
+import shutil
+import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
 from pymatgen.core import Lattice, Structure
+from pymatgen.io.vasp import Poscar, Vasprun
+from vasp_data import vasp_reference
 
 from pesbench.engines.base import get_engine
 from pesbench.engines.vasp import VaspEngine
+from pesbench.engines.vasp import run as vasp_run
 from pesbench.schemas.reference import hash_inputs
 from pesbench.settings import PesbenchSettings
 
@@ -67,3 +73,26 @@ def test_spin_polarized_maps_to_ispin(nio: Structure) -> None:
     assert engine.input_settings(nio, "PBE", {"spin_polarized": False})["ispin"] == 1
     both = {"spin_polarized": False, "incar": {"ISPIN": 2}}
     assert engine.input_settings(nio, "PBE", both)["ispin"] == 2  # the INCAR override wins
+
+
+def test_forces_come_back_in_the_input_site_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fe2O3 given O first: pymatgen writes the POSCAR Fe first, VASP's forces follow it."""
+    src = next((vasp_reference() / "pymatgen_Fe2O3_ggaU_relax").glob("vasprun*"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        run = Vasprun(str(src), parse_potcar_file=False, parse_dos=False, parse_eigen=False)
+    order = [*range(4, 10), *range(4)]
+    structure = Structure.from_sites([run.final_structure[i] for i in order])
+
+    def fake_run(run_dir: Path, **kwargs: object) -> None:
+        shutil.copyfile(src, run_dir / "vasprun.xml.gz")
+
+    monkeypatch.setattr(vasp_run, "run_vasp", fake_run)
+    doc = VaspEngine().compute(structure, "PBE+U", tmp_path / "run", overrides={"preset": "mp"})
+    assert Poscar.from_file(str(tmp_path / "run" / "POSCAR")).site_symbols == ["Fe", "O"]
+    last = np.asarray(run.ionic_steps[-1]["forces"])
+    assert np.abs(last).max() > 0.01
+    np.testing.assert_allclose(doc.forces, last[order])
+    assert doc.structure == structure

@@ -23,6 +23,8 @@ from pesbench.engines.vasp.physics import functional_from_incar, physics_setting
 from pesbench.engines.vasp.presets import DEFAULT_PRESET, input_set_generator
 from pesbench.engines.vasp.relax import (
     constrained,
+    in_input_order,
+    indexed,
     outcome_from_run,
     poscar_order,
     relax_overrides,
@@ -131,7 +133,7 @@ class VaspEngine:
         gen = input_set_generator(functional, overrides.get("preset", DEFAULT_PRESET), overrides)
         folder = potcar_dir(self.settings)
         with _pmg_potcars(folder):
-            vis = gen.get_input_set(structure, potcar_spec=folder is None)
+            vis = gen.get_input_set(indexed(structure), potcar_spec=folder is None)
         got, _ = functional_from_incar(vis["INCAR"])
         if got != functional:
             raise ValueError(
@@ -187,7 +189,11 @@ class VaspEngine:
         prev_dir: Path | None = None,
         overrides: dict[str, Any] | None = None,
     ) -> ReferenceDoc:
-        """Write the inputs, run VASP through custodian, parse the folder (see base)."""
+        """Write the inputs, run VASP through custodian, parse the folder (see base).
+
+        Forces and magnetic moments come back in ``structure``'s site order (pymatgen
+        writes the POSCAR sorted by electronegativity).
+        """
         run_dir = Path(run_dir)
         sid = structure_id(structure)
         parent = None
@@ -210,6 +216,10 @@ class VaspEngine:
             return self._failed(structure, functional, run_error or "no output", expected, run_dir)
         values = doc.model_dump()
         values.update(structure=structure, structure_id=sid, n_atoms=len(structure))
+        order = poscar_order(vis)  # pymatgen sorted the POSCAR: back to the input's order
+        for key in ("forces", "magmoms"):
+            if values.get(key) is not None:
+                values[key] = in_input_order(values[key], order)
         values["parent_reference_id"] = parent
         if run_error is not None:
             values["status"] = "failed"

@@ -79,6 +79,8 @@ __all__ = [
     "cell_criterion",
     "constrained",
     "frame_energy",
+    "in_input_order",
+    "indexed",
     "outcome_from_run",
     "poscar_order",
     "relax_incar",
@@ -140,16 +142,21 @@ def relax_overrides(
     return merged
 
 
-def constrained(structure: Structure, fix_indices: Sequence[int] = ()) -> Structure:
-    """A copy with selective dynamics ``F F F`` on ``fix_indices`` (none: no flags).
-
-    Each site also carries its index, so that :func:`poscar_order` finds the sites after
-    pymatgen sorts them.
-    """
+def indexed(structure: Structure) -> Structure:
+    """A copy whose sites carry their index, for :func:`poscar_order` (pymatgen sorts them)."""
     out = structure.copy()
+    out.add_site_property(_INDEX, list(range(len(out))))
+    return out
+
+
+def constrained(structure: Structure, fix_indices: Sequence[int] = ()) -> Structure:
+    """An :func:`indexed` copy with selective dynamics ``F F F`` on ``fix_indices``.
+
+    No ``fix_indices``: no flags (selective dynamics already on ``structure`` is dropped).
+    """
+    out = indexed(structure)
     if "selective_dynamics" in out.site_properties:
         out.remove_site_property("selective_dynamics")
-    out.add_site_property(_INDEX, list(range(len(out))))
     if fix_indices:
         fixed = set(fix_indices)
         out.add_site_property("selective_dynamics", [[i not in fixed] * 3 for i in range(len(out))])
@@ -160,6 +167,12 @@ def poscar_order(vis: VaspInput) -> list[int] | None:
     """Input index of each POSCAR site (None when the structure carried no indices)."""
     order = vis["POSCAR"].structure.site_properties.get(_INDEX)
     return [int(i) for i in order] if order is not None else None
+
+
+def in_input_order(rows: Any, order: Sequence[int] | None) -> list[Any]:
+    """Per-site ``rows`` (forces, moments) of the POSCAR put in the input's site order."""
+    array = np.asarray(rows, dtype=float)
+    return (array[np.argsort(order)] if order is not None else array).tolist()
 
 
 def frame_energy(step: Mapping[str, Any]) -> float:
@@ -179,16 +192,15 @@ def frame_energy(step: Mapping[str, Any]) -> float:
 
 def _frames(run: Vasprun, order: Sequence[int] | None) -> RelaxOutcome:
     """Every ionic step in the input's site order (``order``: input index per POSCAR site)."""
-    back = np.argsort(order) if order is not None else slice(None)
     outcome = RelaxOutcome(converged=False, n_steps=max(len(run.ionic_steps) - 1, 0), reason=None)
     for step in run.ionic_steps:
         structure = step["structure"]
         outcome.energies.append(frame_energy(step))
-        outcome.forces.append(np.asarray(step["forces"], dtype=float)[back].tolist())
+        outcome.forces.append(in_input_order(step["forces"], order))
         stress = KBAR_TO_EV_PER_A3 * np.asarray(step["stress"], dtype=float)
         outcome.stresses.append(stress.tolist())
         outcome.cells.append(structure.lattice.matrix.tolist())
-        outcome.positions.append(np.asarray(structure.cart_coords)[back].tolist())
+        outcome.positions.append(in_input_order(structure.cart_coords, order))
     return outcome
 
 
