@@ -11,8 +11,9 @@ finishes: a killed worker redoes at most the relaxation it was in.
 - :class:`ModelSide`: a loaded :class:`~pesbench.mlip.base.Predictor`, wrapped as an ASE
   calculator (:class:`PredictorCalculator`) and relaxed by :func:`pesbench.relax.relax_atoms`.
 - :class:`EngineSide`: a DFT engine whose ``relax`` method runs the same loop where its
-  calculator lives (in process for EMT, on the MPI ranks for GPAW). VASP relaxations
-  (atomate2's relax makers) are not wired yet: the engine then says so.
+  calculator lives (in process for EMT, on the MPI ranks for GPAW), or VASP's own ionic
+  loop under custodian (:mod:`pesbench.engines.vasp.relax`); an engine without ``relax``
+  is refused with a clear error.
 """
 
 from __future__ import annotations
