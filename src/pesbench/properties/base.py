@@ -113,6 +113,26 @@ class PropertyContext:
             return None
         return doc
 
+    def result(self, seconds: float) -> PropertySetDoc:
+        """The calculation's document: its values, relaxations and notes."""
+        return PropertySetDoc(
+            property_set_id=self.set_id,
+            category=self.category,  # type: ignore[arg-type]
+            material=self.material,
+            bulk_id=self.bulk_id,
+            side=self.side.label,
+            side_kind=self.side.kind,
+            side_key=self.side.key,
+            functional=self.side.functional,
+            parameters=self.parameters,
+            relax=self.thresholds,
+            properties=self.properties,
+            relaxations=self.relaxations,
+            notes=self.notes,
+            wall_time_s=seconds,
+            campaign=self.side.campaign,
+        )
+
     def add(
         self,
         name: str,
@@ -220,20 +240,4 @@ def compute_properties(
         CALCULATORS[category](ctx)
     else:
         ctx.notes.append(f"bulk relaxation: {first.failure_reason or 'failed'}")
-    return PropertySetDoc(
-        property_set_id=set_id,
-        category=category,  # type: ignore[arg-type]
-        material=ctx.material,
-        bulk_id=bulk_id,
-        side=side.label,
-        side_kind=side.kind,
-        side_key=side.key,
-        functional=side.functional,
-        parameters=params,
-        relax=thresholds,
-        properties=ctx.properties,
-        relaxations=ctx.relaxations,
-        notes=ctx.notes,
-        wall_time_s=time.perf_counter() - start,
-        campaign=side.campaign,
-    )
+    return ctx.result(time.perf_counter() - start)

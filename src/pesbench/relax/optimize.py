@@ -55,6 +55,17 @@ def _free_max_force(forces: np.ndarray, fixed: tuple[int, ...]) -> float:
     return float(np.linalg.norm(forces[free], axis=1).max()) if free.any() else 0.0
 
 
+def _record(atoms: Atoms, outcome: RelaxOutcome, fixed: tuple[int, ...]) -> None:
+    """Append the current frame (the calculator's results of this step) to ``outcome``."""
+    forces = atoms.get_forces(apply_constraint=False)
+    outcome.energies.append(float(atoms.get_potential_energy()))
+    outcome.forces.append(np.asarray(forces, dtype=float).tolist())
+    outcome.stresses.append(np.asarray(atoms.get_stress(voigt=False), dtype=float).tolist())
+    outcome.cells.append(np.asarray(atoms.cell, dtype=float).tolist())
+    outcome.positions.append(np.asarray(atoms.positions, dtype=float).tolist())
+    outcome.max_force = _free_max_force(np.asarray(forces), fixed)
+
+
 def relax_atoms(
     atoms: Atoms,
     *,
@@ -100,13 +111,7 @@ def relax_atoms(
     outcome = RelaxOutcome(converged=False, n_steps=0, reason=None)
 
     def record() -> None:
-        forces = atoms.get_forces(apply_constraint=False)
-        outcome.energies.append(float(atoms.get_potential_energy()))
-        outcome.forces.append(np.asarray(forces, dtype=float).tolist())
-        outcome.stresses.append(np.asarray(atoms.get_stress(voigt=False), dtype=float).tolist())
-        outcome.cells.append(np.asarray(atoms.cell, dtype=float).tolist())
-        outcome.positions.append(np.asarray(atoms.positions, dtype=float).tolist())
-        outcome.max_force = _free_max_force(np.asarray(forces), fixed)
+        _record(atoms, outcome, fixed)
 
     if max_steps == 0:
         record()
