@@ -209,9 +209,10 @@ def test_engine_side_documents_the_relaxation_and_open_shell_runs_spin_polarised
     settings = PesbenchSettings(dft_cores=1, relax_fmax=0.03, relax_steps=40)
     engine = GpawEngine(settings)
     side = EngineSide(engine, "PBE", overrides=FAST, workdir=tmp_path, settings=settings)
-    doc = side.relax(si2(), RelaxSettings(relax_cell=True))
+    doc = side.relax(si2(), RelaxSettings())
 
     assert doc.status == "success", doc.failure_reason
+    assert len(fake.calls) == 1
     assert fake.inputs["relax"]["fmax"] == doc.settings.fmax == 0.03
     assert fake.inputs["relax"]["max_steps"] == doc.settings.max_steps == 40
     assert doc.side == "PBE (gpaw)"
@@ -225,6 +226,10 @@ def test_engine_side_documents_the_relaxation_and_open_shell_runs_spin_polarised
 
     spin = side.open_shell().relax(si2(), RelaxSettings(relax_cell=True))
     assert spin.status == "success"
+    # a cell relaxation, then a single point of the relaxed cell
+    assert len(fake.calls) == 3
+    assert fake.inputs["relax"]["max_steps"] == 0
+    assert spin.final_single_point
     assert fake.inputs["parameters"]["spinpol"] is True
     assert fake.inputs["magmoms"] == [0.6, 0.6]
     assert spin.input_hash != doc.input_hash
@@ -362,6 +367,9 @@ def test_si2_relaxes_cell_and_positions_through_the_engine_side(
     displaced = si2(x=0.28)
     positions = side.relax(displaced, RelaxSettings(fmax=fmax, max_steps=30))
 
+    assert cell.final_single_point  # a cell relaxation ends with a single point
+    assert [o.n_steps > 0 for o in outcomes] == [True, False, True]
+    del outcomes[1]
     for doc, outcome in zip((cell, positions), outcomes, strict=True):
         assert doc.status == "success", doc.failure_reason
         assert doc.converged is True
