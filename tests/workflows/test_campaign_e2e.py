@@ -217,6 +217,7 @@ def test_gpaw_campaign_then_rerun_reuses_everything(
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # GPAW references and now relaxed properties: ~10 min on 2 cores
 def test_quickstart_through_the_launchpad(
     db_settings: PesbenchSettings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
