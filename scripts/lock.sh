@@ -7,7 +7,8 @@ trap 'rm -rf "$tmp"' EXIT
 python3.11 -m venv "$tmp/venv" 2>/dev/null || python3 -m venv "$tmp/venv"
 pip=("$tmp/venv/bin/python" -m pip --disable-pip-version-check)
 "${pip[@]}" install -q "torch==2.13.0"
-"${pip[@]}" install -q ".[local,dev]"
+"${pip[@]}" install -q ".[local,dev,mace]"
+"${pip[@]}" install -q --no-deps "mace-torch==0.3.16"  # its e3nn pin is overridden: setup.sh
 {
     echo "# Lock of every package of the project's environment (Python 3.11, Linux x86-64, CPU torch)."
     echo "# Regenerate after changing pyproject.toml: scripts/lock.sh"
