@@ -131,6 +131,24 @@ def check_chgnet(settings: PesbenchSettings) -> Check:
     return Check("uMLIP: CHGNet", OK, f"chgnet-0.3.0 loads: {status.detail}")
 
 
+def check_sevennet(settings: PesbenchSettings) -> Check:
+    """SevenNet: its wheel ships 7net-0, 7net-l3i5 and 7net-mf-0, which load offline."""
+    status = model_status("7net-0", settings)
+    if not status.ok:
+        return Check(
+            "uMLIP: SevenNet",
+            FAILED,
+            status.detail,
+            "reinstall pesbench (`make setup`: sevenn needs e3nn 0.5.0 or 0.5.1)",
+        )
+    return Check(
+        "uMLIP: SevenNet",
+        OK,
+        f"sevenn {_pkg_version('sevenn')}; 7net-0 loads ({status.detail}); also "
+        "7net-l3i5, 7net-mf-0:PBE, 7net-mf-0:r2SCAN",
+    )
+
+
 def _files(folders: list[Path], patterns: tuple[str, ...]) -> list[Path]:
     return sorted({p for d in folders if d.is_dir() for pat in patterns for p in d.rglob(pat)})
 
@@ -191,6 +209,7 @@ CHECKS: tuple[Callable[[PesbenchSettings], Check], ...] = (
     check_gpaw,
     check_vasp,
     check_chgnet,
+    check_sevennet,
     check_mace,
     check_matgl,
     check_gpu,

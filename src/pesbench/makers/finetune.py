@@ -290,6 +290,9 @@ def run_finetune(
         checkpoint=checkpoint.name,
         checksum=checksum,
         sanity_energies=sanity_energies,
+        training_data=f"{len(parts['train'])} {maker.functional} references of pesbench"
+        + (f" (campaign {maker.campaign})" if maker.campaign else "")
+        + f", fine-tuned from {maker.base_model}",
         notes=span_notes(
             [s.composition for s in parts["train"].structures],
             {m: name for name in ("val", "test") for m in split[name]},

@@ -87,5 +87,6 @@ def load_ase(spec: ModelSpec, functional: Functional, kwargs: dict[str, Any]) ->
         checksum=hashlib.sha256(payload.encode()).hexdigest()[:16],
         functional=functional,
         framework=f"{package} {pkg_version}",
+        energy_convention="raw",
     )
     return ASEPredictor(calculator, info)

@@ -12,17 +12,32 @@ from pathlib import Path
 import numpy as np
 from pymatgen.core import Element, Structure
 
+from pesbench.analysis.conventions import KNOWN_CONVENTIONS
 from pesbench.mlip.base import Predictor, RawResult, state_dict_checksum
 from pesbench.mlip.errors import ModelUnavailableError
 from pesbench.mlip.ids import CHGNET_VERSIONS, ModelSpec, find_local
 from pesbench.schemas.base import Functional
-from pesbench.schemas.prediction import ModelInfo
+from pesbench.schemas.prediction import EnergyConvention, ModelInfo
 from pesbench.settings import PesbenchSettings
 
-__all__ = ["CHGNetPredictor", "load_chgnet", "model_card_path", "recorded_energies"]
+__all__ = [
+    "CHGNetPredictor",
+    "load_chgnet",
+    "model_card_path",
+    "recorded_convention",
+    "recorded_energies",
+]
 
 N_ELEMENTS = 94
 """CHGNet embeds atomic numbers 1 to 94 (H to Pu)."""
+
+TRAINING_DATA = {
+    "0.3.0": "MPtrj (PBE/PBE+U, MP2020-corrected energies)",
+    "0.2.0": "MPtrj (PBE/PBE+U, MP2020-corrected energies)",
+    "r2scan": "MP r2SCAN (transfer-learned from CHGNet 0.3.0)",
+}
+"""Training data of the weights in the wheel; their energy conventions:
+:data:`pesbench.analysis.conventions.KNOWN_CONVENTIONS`."""
 
 
 class CHGNetPredictor(Predictor):
@@ -72,6 +87,10 @@ def load_chgnet(
                 )
             model = CHGNet.from_file(str(path)).to(device)
     model.eval()
+    convention = KNOWN_CONVENTIONS.get(spec.model_id, "unknown")
+    training = TRAINING_DATA.get(spec.name)
+    if spec.path is not None:
+        convention, training = recorded_convention(path) if path is not None else ("unknown", None)
     info = ModelInfo(
         model_id=spec.model_id,
         name="chgnet",
@@ -79,6 +98,8 @@ def load_chgnet(
         checksum=state_dict_checksum(model),
         functional=functional,
         framework=f"chgnet {version('chgnet')}",
+        energy_convention=convention,
+        training_data=training,
     )
     predictor = CHGNetPredictor(model, info, device)
     if spec.path is not None:
@@ -98,3 +119,15 @@ def recorded_energies(checkpoint: Path) -> dict[str, float] | None:
         return None
     values = json.loads(card.read_text()).get("sanity_energies")
     return {str(k): float(v) for k, v in values.items()} if values else None
+
+
+def recorded_convention(checkpoint: Path) -> tuple[EnergyConvention, str | None]:
+    """The energy convention and training data recorded in a checkpoint's card, if any."""
+    card = model_card_path(checkpoint)
+    if not card.is_file():
+        return "unknown", None
+    data = json.loads(card.read_text())
+    convention = data.get("energy_convention")
+    if convention not in ("mp2020", "raw"):
+        convention = "unknown"
+    return convention, data.get("training_data")

@@ -16,10 +16,15 @@ Forms
     A matgl model (M3GNet, TensorNet, CHGNet-matgl): the folder ``<name>`` or
     ``matgl-<name>`` under the model folder when there is one, else matgl's own loader
     by name (``matgl-M3GNet-MatPES-PBE-v2025.1-PES``), which needs internet.
+``7net-<name>``
+    SevenNet weights shipped in the sevenn wheel: ``7net-0``, ``7net-l3i5`` (MPtrj, PBE) and
+    the two heads of the multi-fidelity ``7net-mf-0``: ``7net-mf-0:PBE`` and
+    ``7net-mf-0:r2SCAN`` (:mod:`pesbench.mlip.sevennet`).
 ``<family>:<path>``
     A local file or folder for ``chgnet`` (a checkpoint ``.pth.tar``), ``mace`` (a
-    ``.model`` file) or ``matgl`` (a folder saved by matgl); a relative path is looked up
-    in the current directory, then under the model folder.
+    ``.model`` file), ``matgl`` (a folder saved by matgl) or ``sevennet`` (a checkpoint
+    ``.pth``; ``sevennet:<path>@<head>`` for a multi-fidelity one); a relative path is looked
+    up in the current directory, then under the model folder.
 ``ase:<module>.<Class>``
     Any ASE calculator by import path, e.g. ``ase:ase.calculators.emt.EMT``; its keyword
     arguments are passed separately (``load_model(id, calculator_kwargs={...})``).
@@ -53,8 +58,8 @@ __all__ = [
     "parse_model_id",
 ]
 
-Family = Literal["chgnet", "mace", "matgl", "ase"]
-FAMILIES: tuple[Family, ...] = ("chgnet", "mace", "matgl", "ase")
+Family = Literal["chgnet", "mace", "matgl", "sevennet", "ase"]
+FAMILIES: tuple[Family, ...] = ("chgnet", "mace", "matgl", "sevennet", "ase")
 
 SCALE_MARK = "+scale@"
 """Separates a model id from the fit id of its softening correction."""
@@ -74,6 +79,7 @@ MACE_DOWNLOADS = {
 """``mace-<name>`` -> the ``model`` argument of ``mace.calculators.mace_mp``."""
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+\-]*$")
+_SEVENNET = re.compile(r"^7net-[A-Za-z0-9][A-Za-z0-9_.\-]*(:[A-Za-z0-9]+)?$")
 _IMPORT_PATH = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+$")
 
 
@@ -89,6 +95,8 @@ class ModelSpec:
     """Local file or folder, for the ``<family>:<path>`` form."""
     scale_fit: str | None = None
     """Fit id of the softening correction, for the ``<id>+scale@<fit-id>`` form."""
+    head: str | None = None
+    """Head of a multi-fidelity model file, for ``sevennet:<path>@<head>``."""
 
     @property
     def base_id(self) -> str:
@@ -114,7 +122,14 @@ def parse_model_id(model_id: str) -> ModelSpec:
         inner = parse_model_id(base)
         if inner.scale_fit is not None:
             raise UnknownModelError(f"model id '{model_id}': one +scale@ correction at most")
-        return ModelSpec(text, inner.family, inner.name, inner.path, scale_fit=fit)
+        return ModelSpec(text, inner.family, inner.name, inner.path, scale_fit=fit, head=inner.head)
+    if text.startswith("7net-"):
+        if not _SEVENNET.match(text):
+            raise UnknownModelError(
+                f"model id '{model_id}': expected 7net-<name> or 7net-<name>:<head>, "
+                "e.g. 7net-0, 7net-mf-0:r2SCAN"
+            )
+        return ModelSpec(text, "sevennet", text)
     family, sep, rest = text.partition(":")
     if sep and family in FAMILIES and rest:
         if family == "ase":
@@ -124,15 +139,19 @@ def parse_model_id(model_id: str) -> ModelSpec:
                     "e.g. ase:ase.calculators.emt.EMT"
                 )
             return ModelSpec(text, "ase", rest)
+        head = None
+        if family == "sevennet" and "@" in rest:
+            rest, _, head = rest.rpartition("@")
         path = Path(rest).expanduser()
         name = path.name.removesuffix(".pth.tar").removesuffix(".model") or rest
-        return ModelSpec(text, family, name, path)
+        return ModelSpec(text, family, name, path, head=head or None)
     family, sep, rest = text.partition("-")
     if sep and family in ("chgnet", "mace", "matgl") and _NAME.match(rest):
         return ModelSpec(text, family, rest)  # type: ignore[arg-type]
     raise UnknownModelError(
         f"unknown model id '{model_id}'; expected chgnet-<version> ({', '.join(CHGNET_VERSIONS)}), "
-        "mace-<name>, matgl-<name>, chgnet:|mace:|matgl:<path>, or ase:<module>.<Class>"
+        "7net-<name>, mace-<name>, matgl-<name>, chgnet:|mace:|matgl:|sevennet:<path>, "
+        "or ase:<module>.<Class>"
     )
 
 
@@ -160,5 +179,5 @@ def find_local(
 
 
 def functional_of(spec: ModelSpec) -> Functional:
-    """The training functional the id implies: r2SCAN when its name says so, else PBE."""
-    return "r2SCAN" if "r2scan" in spec.name.lower() else "PBE"
+    """The training functional the id implies: r2SCAN when its name (or head) says so, else PBE."""
+    return "r2SCAN" if "r2scan" in f"{spec.name} {spec.head or ''}".lower() else "PBE"

@@ -114,6 +114,8 @@ def load_mace(
         checksum=state_dict_checksum(model),
         functional=functional,
         framework=f"mace-torch {version('mace-torch')}",
+        # MACE-MP and MatPES models learned uncorrected energies; a user's file: not known
+        energy_convention="raw" if path is None else "unknown",
     )
     return MACEPredictor(model, info, device)
 

@@ -132,5 +132,7 @@ def load_matgl(
         checksum=state_dict_checksum(potential),
         functional=functional,
         framework=f"matgl {version('matgl')}",
+        # the hub's MatPES models learned raw energies; a folder's training data is not known
+        energy_convention="raw" if path is None and "MatPES" in spec.name else "unknown",
     )
     return MatglPredictor(potential, info, device)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pesbench.analysis.conventions import CONVENTION_TEXT
 from pesbench.errors import PesbenchError
 from pesbench.mlip.ase import load_ase
 from pesbench.mlip.base import Predictor, select_device, set_threads
@@ -23,6 +24,7 @@ from pesbench.mlip.mace import load_mace
 from pesbench.mlip.matgl import load_matgl
 from pesbench.mlip.sanity import sanity_check
 from pesbench.mlip.scaled import ScaledPredictor, load_scale_fit
+from pesbench.mlip.sevennet import SEVENNET_MODELS, load_sevennet
 from pesbench.schemas.base import Functional
 from pesbench.schemas.prediction import ModelInfo
 from pesbench.settings import PesbenchSettings, get_settings
@@ -96,7 +98,13 @@ def load_model(
     if spec.family == "ase":
         predictor = load_ase(spec, func, calculator_kwargs or {})
     else:
-        loader = {"chgnet": load_chgnet, "mace": load_mace, "matgl": load_matgl}[spec.family]
+        loaders = {
+            "chgnet": load_chgnet,
+            "mace": load_mace,
+            "matgl": load_matgl,
+            "sevennet": load_sevennet,
+        }
+        loader = loaders[spec.family]
         predictor = loader(spec, dev, func, settings)
     if check:
         sanity_check(predictor, expected=predictor.expected_energies)
@@ -168,6 +176,7 @@ def known_model_ids(settings: PesbenchSettings | None = None) -> list[str]:
     """Every model id this installation knows of: built-in names and local model files."""
     settings = settings or get_settings()
     ids = [f"chgnet-{v}" for v in CHGNET_VERSIONS]
+    ids += list(SEVENNET_MODELS)
     root = settings.models_path
     local_mace = sorted(root.glob("*.model")) if root.is_dir() else []
     local_matgl = sorted(p.parent for p in root.glob("*/model.json")) if root.is_dir() else []
@@ -195,8 +204,10 @@ def model_status(model_id: str, settings: PesbenchSettings | None = None) -> Mod
     except PesbenchError as exc:
         return ModelStatus(model_id, False, str(exc))
     info = predictor.info
+    trained = f"trained on {info.training_data}" if info.training_data else f"{info.functional}"
     return ModelStatus(
         model_id,
         True,
-        f"{info.framework or info.name}, functional {info.functional}, checksum {info.checksum}",
+        f"{info.framework or info.name}, {trained}, functional {info.functional}, "
+        f"{CONVENTION_TEXT[info.energy_convention]}, checksum {info.checksum}",
     )

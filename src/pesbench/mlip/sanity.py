@@ -8,9 +8,10 @@ knows (at least one):
 1. energy, forces and stress are finite;
 2. every force component is below :data:`FORCE_TOL` (symmetry says zero);
 3. the energy per atom agrees with a value recorded for this model id within
-   :data:`RECORDED_TOL` (the CHGNet weights in the wheel), or else, for a model trained on
-   DFT energies, with the known value for its functional within :data:`FUNCTIONAL_TOL`,
-   or else (an arbitrary ASE calculator) lies within :data:`ENERGY_BOUNDS`.
+   :data:`RECORDED_TOL` (the CHGNet and SevenNet weights in their wheels), or else, for a
+   model trained on DFT energies, with the known value for its functional within
+   :data:`FUNCTIONAL_TOL`, or else (an arbitrary ASE calculator) lies within
+   :data:`ENERGY_BOUNDS`.
 
 The functional values are CHGNet's (0.3.0 for PBE, r2scan for r2SCAN): MP-compatible
 total energies, which other models trained on MP, MatPES or Alexandria data reproduce to
@@ -68,6 +69,11 @@ RECORDED_ENERGIES: dict[str, dict[str, float]] = {
     "chgnet-0.3.0": {"Si-diamond": -5.3138, "MgO-rocksalt": -6.3139, "Cu-fcc": -4.0826},
     "chgnet-0.2.0": {"Si-diamond": -5.3726, "MgO-rocksalt": -6.3204, "Cu-fcc": -4.0664},
     "chgnet-r2scan": {"Si-diamond": -8.7324, "MgO-rocksalt": -8.0343, "Cu-fcc": -10.8110},
+    # measured with sevenn 0.13.0 on CPU (float32), e3nn 0.5.1: raw (uncorrected) energies
+    "7net-0": {"Si-diamond": -5.4029, "MgO-rocksalt": -5.9775, "Cu-fcc": -4.0951},
+    "7net-l3i5": {"Si-diamond": -5.4243, "MgO-rocksalt": -5.9796, "Cu-fcc": -4.0910},
+    "7net-mf-0:PBE": {"Si-diamond": -5.3775, "MgO-rocksalt": -5.9692, "Cu-fcc": -4.0842},
+    "7net-mf-0:r2SCAN": {"Si-diamond": -8.7174, "MgO-rocksalt": -8.0395, "Cu-fcc": -10.8120},
 }
 """eV/atom recorded with the model id: a changed or corrupted file fails."""
 

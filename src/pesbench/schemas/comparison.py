@@ -99,7 +99,23 @@ class StructureComparisonDoc(_ComparisonBase):
     reference_id: str = Field(description="Key of the reference document.")
     n_atoms: int = Field(ge=1, description="Number of atoms.")
     energy_per_atom_reference: float = Field(description="DFT energy per atom, eV/atom.")
-    energy_per_atom_model: float = Field(description="Model energy per atom, eV/atom.")
+    energy_per_atom_model: float = Field(
+        description="Model energy per atom on DFT's raw footing, eV/atom: as predicted, less "
+        "the structure's MP2020 correction for a model of MP2020-corrected energies "
+        "(energy_correction_per_atom_model; pesbench.analysis.conventions)."
+    )
+    energy_convention_model: str = Field(
+        default="unknown", description="The model's energies: 'mp2020', 'raw' or 'unknown'."
+    )
+    energy_correction_per_atom_model: float | None = Field(
+        default=0.0,
+        description="MP2020 correction per atom removed from the model's energies (this "
+        "structure's; its relaxed bulk's likewise), eV/atom; 0 for raw energies; None when "
+        "pymatgen's scheme could not correct the structure (energy_footing_note).",
+    )
+    energy_footing_note: str | None = Field(
+        default=None, description="Why the model's energies stay as predicted, if they do."
+    )
     energy_per_atom_error: float = Field(
         description="Model minus DFT energy per atom as absolute totals, eV/atom: includes "
         "the difference of the two codes' energy zeros (not an error across codes)."
@@ -114,7 +130,9 @@ class StructureComparisonDoc(_ComparisonBase):
         None, description="Energy per atom of the DFT side's relaxed parent bulk, eV/atom."
     )
     bulk_energy_per_atom_model: float | None = Field(
-        None, description="Energy per atom of the model's relaxed parent bulk, eV/atom."
+        None,
+        description="Energy per atom of the model's relaxed parent bulk on DFT's raw footing "
+        "(as energy_per_atom_model), eV/atom.",
     )
     energy_referenced_reference: float | None = Field(
         None,

@@ -143,6 +143,12 @@ class FineTuneDoc(PesbenchDoc):
         description="Energy per atom of the sanity-check cells predicted after saving, "
         "eV/atom: the recorded expectation the saved model is checked against on load."
     )
+    energy_convention: Literal["raw"] = Field(
+        default="raw",
+        description="Energies it learned: pesbench's references are raw DFT total energies "
+        "(the base model's MP2020 corrections are trained away with the refitted AtomRef).",
+    )
+    training_data: str | None = Field(None, description="What it was fine-tuned on, in words.")
     notes: list[str] = Field(
         default_factory=list,
         description="Warnings: validation or test materials outside the span of the "

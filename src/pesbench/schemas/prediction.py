@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -12,7 +12,13 @@ from pymatgen.core import Structure
 from pesbench.schemas.base import Functional, PesbenchDoc, PesResultDoc
 from pesbench.schemas.ids import structure_id as content_id
 
-__all__ = ["ModelInfo", "PredictionChunkDoc", "PredictionDoc", "prediction_id"]
+__all__ = ["EnergyConvention", "ModelInfo", "PredictionChunkDoc", "PredictionDoc", "prediction_id"]
+
+
+EnergyConvention = Literal["mp2020", "raw", "unknown"]
+"""What a model's energies are (:mod:`pesbench.analysis.conventions`): DFT total energies with
+the MP2020 corrections added (CHGNet on MPtrj), raw DFT total energies (SevenNet, MACE-MP,
+MatPES models, ASE calculators), or not known (a user's model file)."""
 
 
 class ModelInfo(BaseModel):
@@ -26,6 +32,14 @@ class ModelInfo(BaseModel):
     checksum: str = Field(description="sha256 of the weights (first 16 hex digits).")
     functional: Functional = Field(description="Functional of the training data.")
     framework: str | None = Field(None, description="Library and version, e.g. 'chgnet 0.4.2'.")
+    energy_convention: EnergyConvention = Field(
+        default="unknown",
+        description="'mp2020' (MP2020-corrected energies), 'raw' (DFT total energies) or "
+        "'unknown'; comparisons with DFT remove the MP2020 correction of an 'mp2020' model.",
+    )
+    training_data: str | None = Field(
+        default=None, description="Training set, e.g. 'MPtrj (PBE/PBE+U)'."
+    )
 
 
 def prediction_id(structure_id: str, checksum: str) -> str:

@@ -28,8 +28,10 @@ import numpy as np
 from maggma.core import Builder, Store
 from maggma.stores import MongoStore
 from maggma.utils import grouper
+from pymatgen.core import Structure
 
 from pesbench.analysis.category import Result, category_properties
+from pesbench.analysis.conventions import convention_of, mp2020_correction
 from pesbench.analysis.metrics import error_stats, stack_components
 from pesbench.analysis.softening import fit_softening, one_point_correction, softening_scale
 from pesbench.schemas.comparison import (
@@ -247,7 +249,17 @@ class StructureComparisonBuilder(_CountingBuilder):
         """The structure-level comparison document (JSON-ready dict)."""
         ref, pred, struct = item["reference"], item["prediction"], item["structure"] or {}
         sid = ref["structure_id"]
-        e_ref, e_pred = _per_atom(ref), _per_atom(pred)
+        footing = _model_footing(pred["model"], ref.get("structure"), item.get("model_bulk"))
+        e_ref = _per_atom(ref)
+        e_pred = _per_atom(pred) - (footing["energy_correction_per_atom_model"] or 0.0)
+        model_bulk = item.get("model_bulk")
+        if model_bulk is not None:
+            bulk_shift = footing.pop("bulk_correction_per_atom")
+            model_bulk = model_bulk | {
+                "energy_per_atom": model_bulk["energy_per_atom"] - bulk_shift
+            }
+        else:
+            footing.pop("bulk_correction_per_atom")
         doc = StructureComparisonDoc(
             comparison_id=item["comparison_id"],
             source_stamp=item["source_stamp"],
@@ -271,10 +283,45 @@ class StructureComparisonBuilder(_CountingBuilder):
             energy_per_atom_reference=e_ref,
             energy_per_atom_model=e_pred,
             energy_per_atom_error=e_pred - e_ref,
-            **_referenced_energies(e_ref, e_pred, item.get("dft_bulk"), item.get("model_bulk")),
+            **footing,
+            **_referenced_energies(e_ref, e_pred, item.get("dft_bulk"), model_bulk),
             **_force_and_stress_errors(ref, pred),
         )
         return doc.model_dump(mode="json")
+
+
+def _model_footing(
+    model: dict[str, Any], structure: dict[str, Any] | None, bulk: dict[str, Any] | None
+) -> dict[str, Any]:
+    """How the model's energies are put on DFT's raw footing (:mod:`pesbench.analysis.conventions`).
+
+    The MP2020 correction per atom of the structure and of the model's relaxed bulk, to be
+    removed from an ``"mp2020"`` model's energies (zero for a raw one); ``None`` and a note
+    when pymatgen's scheme cannot correct the structure (its energies then stay as predicted).
+    """
+    convention = convention_of(model)
+    fields: dict[str, Any] = {
+        "energy_convention_model": convention,
+        "energy_correction_per_atom_model": 0.0,
+        "bulk_correction_per_atom": 0.0,
+    }
+    if convention != "mp2020":
+        return fields
+    try:
+        for key, doc in (
+            ("energy_correction_per_atom_model", structure),
+            ("bulk_correction_per_atom", (bulk or {}).get("structure")),
+        ):
+            if doc is not None:
+                cell = Structure.from_dict(doc)
+                fields[key] = mp2020_correction(cell) / len(cell)
+    except ValueError as exc:
+        fields |= {
+            "energy_correction_per_atom_model": None,
+            "bulk_correction_per_atom": 0.0,
+            "energy_footing_note": f"energies as predicted (MP2020-corrected): {exc}",
+        }
+    return fields
 
 
 def _referenced_energies(

@@ -57,7 +57,7 @@ CELL_DEPENDENT_SETTINGS = frozenset(
 
 BULK_FIELDS = [
     "relaxation_id", "structure_id", "status", "side", "side_kind", "side_key", "functional",
-    "settings", "input_settings", "energy_per_atom", "created_at",
+    "settings", "input_settings", "energy_per_atom", "created_at", "structure",
 ]  # fmt: skip
 """What is read of each relaxation."""
 
