@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from planted import SOFTENING, TIGHT, cu_bulk, model_side
 
-from pesbench.properties import EngineSide, compute_properties
+from pesbench.mlip import load_model
+from pesbench.properties import EngineSide, ModelSide, compute_properties
 from pesbench.properties.defect import MOLECULE_BOX_A, reference_phase
 from pesbench.schemas.property import PropertySetDoc
 from pesbench.schemas.relaxation import RelaxSettings
@@ -107,3 +108,20 @@ def test_failed_term_is_a_note_not_a_value(dft, tmp_path: Path):
     assert result.properties == []
     assert any(n.startswith("vacancy Cu 0: not converged in 1") for n in result.notes)
     assert any("no chemical potential of Cu" in n for n in result.notes)
+
+
+def test_a_model_of_mp2020_corrected_energies_is_compared_on_the_raw_footing(dft):
+    """EMT plus each cell's MP2020 correction, declared "mp2020": equal to EMT's values.
+
+    The O interstitial (Cu27O, an oxide to MP2020: -0.687 eV) against pristine Cu27 and
+    mu_O from O2 (no correction): without removing the correction it would be 0.687 eV off.
+    """
+    predictor = load_model("ase:pesbench.testing.emt.MP2020EMT", check=False)
+    assert predictor.info.energy_convention == "mp2020"
+    model = _values(_run(ModelSide(predictor)))
+    ref = _values(dft)
+    for label, prop in ref.items():
+        assert model[label].value == pytest.approx(prop.value, abs=1e-6)
+    oxygen = model["interstitial O 0"].details
+    assert oxygen["correction_removed_eV"] == pytest.approx(-0.687, abs=1e-3)
+    assert model["vacancy Cu 0"].details["correction_removed_eV"] == 0.0

@@ -22,9 +22,11 @@ from pesbench.mlip.base import EV_PER_A3_TO_GPA, Predictor, RawResult
 from pesbench.mlip.errors import ModelUnavailableError
 from pesbench.mlip.ids import ModelSpec
 from pesbench.schemas.base import Functional
-from pesbench.schemas.prediction import ModelInfo
+from pesbench.schemas.prediction import EnergyConvention, ModelInfo
 
 __all__ = ["ASEPredictor", "load_ase"]
+
+_CONVENTIONS: dict[str, EnergyConvention] = {"mp2020": "mp2020", "unknown": "unknown"}
 
 
 class ASEPredictor(Predictor):
@@ -72,6 +74,7 @@ def load_ase(spec: ModelSpec, functional: Functional, kwargs: dict[str, Any]) ->
         raise ModelUnavailableError(
             f"{spec.model_id}: {class_name}(**{kwargs}) failed: {type(exc).__name__}: {exc}"
         ) from None
+    convention = getattr(cls, "energy_convention", "raw")
     package = module_name.split(".")[0]
     try:
         pkg_version = version(package)
@@ -87,6 +90,7 @@ def load_ase(spec: ModelSpec, functional: Functional, kwargs: dict[str, Any]) ->
         checksum=hashlib.sha256(payload.encode()).hexdigest()[:16],
         functional=functional,
         framework=f"{package} {pkg_version}",
-        energy_convention="raw",
+        # a calculator may say what its energies are (class attribute); else raw
+        energy_convention=_CONVENTIONS.get(convention, "raw"),
     )
     return ASEPredictor(calculator, info)

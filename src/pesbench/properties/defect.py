@@ -22,7 +22,9 @@ nothing. The reference phases (:func:`reference_phase`):
 - H, N, O, F, Cl (gases at standard conditions): the diatomic molecule in a cubic box of
   :data:`MOLECULE_BOX_A` Å, positions relaxed at fixed cell; ``mu = E(X2) / 2``.
   Spin-polarised on DFT sides: O2 is a triplet. The known overbinding of O2 by GGA is not
-  corrected (no fitted correction enters either side).
+  corrected (no fitted correction enters either side): a model that learned MP2020-corrected
+  energies (CHGNet) has each cell's correction removed first (:meth:`Side.raw_energy`), so
+  that an O vacancy's formation energy does not carry the oxide correction of one O atom.
 - Every other element: the elemental solid of ASE's reference state
   (``ase.build.bulk(symbol)``: fcc Cu, bcc Fe, hcp Mg, diamond Si, ...), relaxed in cell
   and positions; ``mu`` = its energy per atom. Elements for which ASE has no solid
@@ -106,7 +108,7 @@ class _ChemicalPotentials:
         doc = self.ctx.relax(structure, f"reference phase {formula}", cell=is_solid, side=self.side)
         if doc is None or doc.energy_per_atom is None:
             return None
-        return float(doc.energy_per_atom), doc, formula
+        return self.side.raw_energy(doc) / len(structure), doc, formula
 
 
 def defect_label(details: DefectDetails, interstitial_index: int = 0) -> str:
@@ -154,7 +156,8 @@ def _one_defect(
     if defect is None or missing:
         return
     mu = {el: ref[0] for el, ref in refs.items() if ref is not None}
-    value = defect_formation_energy(float(defect.energy), float(pristine.energy), added, mu)  # type: ignore[arg-type]
+    e_defect, e_pristine = mus.side.raw_energy(defect), mus.side.raw_energy(pristine)
+    value = defect_formation_energy(e_defect, e_pristine, added, mu)
     terms = {"defect": defect, "pristine": pristine}
     terms.update({f"mu_{el}": ref[1] for el, ref in refs.items() if ref is not None})
     ctx.add(
@@ -177,6 +180,8 @@ def _one_defect(
         reference_phases={el: ref[2] for el, ref in refs.items() if ref is not None},
         defect_energy_eV=defect.energy,
         pristine_energy_eV=pristine.energy,
+        # a model of MP2020-corrected energies: the correction of the two cells, removed
+        correction_removed_eV=(defect.energy - e_defect) - (pristine.energy - e_pristine),  # type: ignore[operator]
         unrelaxed_defect_energy_eV=defect.frames.energies[0],
     )
 

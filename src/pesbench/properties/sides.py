@@ -31,6 +31,7 @@ from ase.calculators.calculator import Calculator, all_changes
 from pymatgen.core import Lattice, Structure
 from pymatgen.io.ase import AseAtomsAdaptor
 
+from pesbench.analysis.conventions import raw_energy
 from pesbench.engines.base import DFTEngine, EngineError
 from pesbench.mlip.base import EV_PER_A3_TO_GPA, Predictor
 from pesbench.relax import RelaxOutcome, relax_atoms
@@ -204,6 +205,16 @@ class Side(ABC):
         """The side to use for cells that may be open-shell (defects, O2): spin-polarised DFT."""
         return self
 
+    def raw_energy(self, doc: RelaxationDoc) -> float:
+        """A relaxation's final energy as a raw total energy, eV (DFT: as computed).
+
+        Terms of different compositions (a vacancy and its pristine cell, a non-stoichiometric
+        slab and its bulk) are combined on this footing, where a model's MP2020 corrections
+        would not cancel (:mod:`pesbench.analysis.conventions`).
+        """
+        assert doc.energy is not None
+        return float(doc.energy)
+
     def relax(
         self, structure: Structure, settings: RelaxSettings, *, parent_id: str | None = None
     ) -> RelaxationDoc:
@@ -256,6 +267,12 @@ class ModelSide(Side):
     def functional(self) -> str | None:
         """The training functional."""
         return self.predictor.info.functional
+
+    def raw_energy(self, doc: RelaxationDoc) -> float:
+        """The model's final energy less its MP2020 correction, if it predicts corrected ones."""
+        assert doc.energy is not None
+        structure = doc.final_structure or doc.structure
+        return raw_energy(float(doc.energy), structure, self.predictor.info)
 
     def _relax(
         self, structure: Structure, settings: RelaxSettings, relax_id: str, parent_id: str | None

@@ -34,10 +34,10 @@ def surface_properties(ctx: PropertyContext) -> None:
         slab = ctx.relax(doc.structure, f"slab {label}")
         if bulk is None or slab is None:
             continue
-        gamma = surface_energy(
-            float(slab.energy),  # type: ignore[arg-type]
+        gamma = surface_energy(  # raw energies: a non-stoichiometric slab's MP2020 corrections
+            ctx.side.raw_energy(slab),  # would not cancel (Side.raw_energy)
             len(doc.structure),
-            float(bulk.energy),  # type: ignore[arg-type]
+            ctx.side.raw_energy(bulk),
             len(details.oriented_bulk),
             details.area_A2,
         )

@@ -82,6 +82,36 @@ class ScaledEMT(Calculator):
         }
 
 
+class MP2020EMT(ScaledEMT):
+    """EMT plus the MP2020 correction of the cell: a planted model of corrected energies.
+
+    ``ase:pesbench.testing.emt.MP2020EMT`` declares ``energy_convention = "mp2020"``, as
+    CHGNet's are: its energies are EMT's plus pymatgen's MP2020 correction of the cell (e.g.
+    -0.687 eV per oxide O), its forces and stress EMT's. Against EMT as the "DFT", every
+    property must come out equal once pesbench removes the correction
+    (:mod:`pesbench.analysis.conventions`).
+    """
+
+    energy_convention = "mp2020"
+
+    def calculate(
+        self,
+        atoms: Atoms | None = None,
+        properties: Any = ("energy",),
+        system_changes: Any = tuple(all_changes),
+    ) -> None:
+        """EMT's results, with the cell's MP2020 correction added to the energy."""
+        from pymatgen.io.ase import AseAtomsAdaptor
+
+        from pesbench.analysis.conventions import mp2020_correction
+
+        super().calculate(atoms, properties, system_changes)
+        assert self.atoms is not None
+        correction = mp2020_correction(AseAtomsAdaptor.get_structure(self.atoms))
+        self.results["energy"] += correction
+        self.results["free_energy"] += correction
+
+
 class EmtEngine:
     """The :class:`~pesbench.engines.base.DFTEngine` protocol over ASE's EMT (a fake)."""
 
