@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import html
+import io
 import os
 import shutil
 import subprocess
@@ -125,6 +126,18 @@ def test_report_writes_html_with_figures_and_csv(
         "GGA vs r2SCAN",
     ]
     assert "Not DFT" not in page
+    # each model's energy convention, and the softening scales of the models side by side
+    assert "<b>chgnet-0.3.0</b>: MP2020-corrected energies" in page
+    assert "<b>chgnet-r2scan</b>: raw DFT total energies" in page
+    across = pd.read_html(io.StringIO(page.split("Softening scale across models")[1]))[0]
+    assert list(across.columns) == ["functional", "formula", "category", "chgnet-0.3.0",
+                                    "chgnet-r2scan"]  # fmt: skip
+    pbe = pd.to_numeric(across["chgnet-0.3.0"], errors="coerce")  # "–": not paired
+    assert pbe.between(0.84, 0.86).sum() == 3
+    routes = pd.read_html(io.StringIO(page.split("Routes from GGA to r2SCAN")[1]))[0]
+    assert routes["model_id"].tolist() == ["chgnet-r2scan"]
+    assert routes["route from GGA"].tolist() == ["transfer learning"]
+    assert routes["softening scale (median)"].iloc[0] == pytest.approx(0.95, abs=0.01)
     # the planted shift table is recovered and printed
     assert "Cu -30.000" in page
     assert "O -12.000" in page
