@@ -101,3 +101,24 @@ def test_a_multi_fidelity_checkpoint_needs_its_head() -> None:
     model = load_model(f"sevennet:{path}@R2SCAN", device="cpu")
     assert model.info.functional == "r2SCAN"
     assert model.info.energy_convention == "unknown"  # a file: pesbench cannot know
+
+
+def test_listed_as_loadable_and_relaxes_like_any_model(mixed_structures: list[Structure]) -> None:
+    from pesbench.mlip import known_model_ids, model_status
+    from pesbench.properties import ModelSide
+    from pesbench.schemas.relaxation import RelaxSettings
+
+    assert set(IDS) <= set(known_model_ids())
+    status = model_status("7net-0")
+    assert status.ok, status.detail
+    assert "raw DFT total energies" in status.detail
+    si = mixed_structures[4]  # rattled primitive Si
+    doc = ModelSide(load_model("7net-0", device="cpu")).relax(
+        si, RelaxSettings(relax_cell=True, fmax=0.01, max_steps=300)
+    )
+    assert doc.status == "success", doc.failure_reason
+    assert doc.converged
+    # SevenNet-0's diamond Si: a = 5.45 Å (conventional), PBE 5.47
+    a = doc.final_structure.lattice.a * np.sqrt(2)
+    assert 5.40 < a < 5.50
+    assert doc.frames.energies[-1] < doc.frames.energies[0]
