@@ -13,6 +13,7 @@ from pesbench.schemas.ids import structure_id
 from pesbench.schemas.prediction import PredictionChunkDoc, PredictionDoc
 from pesbench.settings import PesbenchSettings
 from pesbench.stores import get_job_store
+from pesbench.stores.predictions import PredictionStore
 
 
 def test_one_job_predicts_a_chunk_and_stores_the_failure(db_settings: PesbenchSettings) -> None:
@@ -49,3 +50,7 @@ def test_one_job_predicts_a_chunk_and_stores_the_failure(db_settings: PesbenchSe
     assert again[2].forces == docs[2].forces
     assert again[1].status == "failed"
     store.close()
+    # and in the predictions collection as the job finished, the failure included
+    with PredictionStore(db_settings) as predictions:
+        assert predictions.count() == 4
+        assert predictions.get(docs[1].prediction_id).status == "failed"

@@ -1,14 +1,25 @@
-"""The package's job decorator: every Maker's ``make`` is decorated with it, once."""
+"""The package's job decorator, and how a job stores its results as they land."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from jobflow import job
+from pydantic import BaseModel
 from pymatgen.core.trajectory import Trajectory
 
-__all__ = ["DATA_OBJECTS", "pesbench_job"]
+from pesbench.errors import DatabaseError
+from pesbench.stores.typed import TypedStore
+
+__all__ = ["DATA_OBJECTS", "STORE_RETRY_WAITS", "pesbench_job", "store_now"]
+
+STORE_RETRY_WAITS = (1.0, 4.0, 15.0)
+"""Seconds waited before each retry when the database does not answer (bounded back-off)."""
+
+_log = logging.getLogger(__name__)
 
 DATA_OBJECTS: list[Any] = [Trajectory, "large_arrays"]
 """What goes to the JobStore's GridFS store ``data`` instead of the docs store:
@@ -31,3 +42,40 @@ def pesbench_job(method: Callable[..., Any]) -> Callable[..., Any]:
     ...         return value
     """
     return job(method, data=DATA_OBJECTS)
+
+
+def store_now(store_type: type[TypedStore[Any]], docs: Sequence[BaseModel]) -> bool:
+    """Store a job's results in their collection as soon as they are computed.
+
+    Idempotent (:meth:`~pesbench.stores.typed.TypedStore.store_results`: a stored success
+    is kept, a stored failure replaced), so that ``status``, ``query`` and ``report`` see
+    results mid-campaign and a crash after this point loses nothing. A database that does
+    not answer is retried after each of :data:`STORE_RETRY_WAITS`; if it still does not,
+    the job goes on with a warning (its output keeps the results, and the campaign's finish
+    job stores them).
+
+    Returns
+    -------
+    bool
+        Whether they were stored.
+    """
+    from pymongo.errors import PyMongoError
+
+    for wait in (*STORE_RETRY_WAITS, None):
+        try:
+            with store_type() as store:
+                store.store_results(docs)
+            return True
+        except (PyMongoError, DatabaseError) as exc:
+            if wait is None:
+                _log.warning(
+                    "could not store %d result(s) in %s now (%s: %s); the campaign's finish "
+                    "job stores them",
+                    len(docs),
+                    store_type.collection,
+                    type(exc).__name__,
+                    str(exc)[:200],
+                )
+                return False
+            time.sleep(wait)
+    return False

@@ -10,10 +10,11 @@ from typing import Any
 from jobflow import Maker
 from pymatgen.core import Structure
 
-from pesbench.makers.base import pesbench_job
+from pesbench.makers.base import pesbench_job, store_now
 from pesbench.mlip import load_model
 from pesbench.schemas.base import Functional
 from pesbench.schemas.prediction import PredictionChunkDoc
+from pesbench.stores.predictions import PredictionStore
 
 __all__ = ["PredictMaker"]
 
@@ -46,6 +47,9 @@ class PredictMaker(Maker):
         Campaign recorded in each document.
     tags
         Labels recorded in each document.
+    store
+        Store the documents in the ``predictions`` collection as soon as they are
+        predicted (:func:`~pesbench.makers.base.store_now`); False: only the job's output.
     """
 
     name: str = "predict"
@@ -56,6 +60,7 @@ class PredictMaker(Maker):
     device: str | None = None
     campaign: str | None = None
     tags: list[str] = field(default_factory=list)
+    store: bool = True
 
     @pesbench_job
     def make(
@@ -78,6 +83,8 @@ class PredictMaker(Maker):
         docs = preds.to_docs(
             structures, structure_ids, campaign=self.campaign, tags=list(self.tags)
         )
+        if self.store:
+            store_now(PredictionStore, docs)
         return PredictionChunkDoc.from_docs(
             docs,
             model=preds.model,

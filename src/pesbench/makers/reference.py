@@ -15,10 +15,11 @@ from jobflow import CURRENT_JOB, Flow, Maker, OutputReference
 from pymatgen.core import Structure
 
 from pesbench.engines.base import get_engine
-from pesbench.makers.base import pesbench_job
+from pesbench.makers.base import pesbench_job, store_now
 from pesbench.schemas.base import Functional
 from pesbench.schemas.ids import structure_id
 from pesbench.schemas.reference import ReferenceDoc
+from pesbench.stores.references import ReferenceStore
 
 __all__ = ["ReferenceFlowMaker", "ReferenceMaker", "gga_then_r2scan", "local_path"]
 
@@ -46,12 +47,16 @@ class ReferenceMaker(Maker):
         "vasp" or "gpaw"; None takes the ``dft_engine`` setting when the job runs.
     overrides
         Engine overrides (VASP: ``{"preset": "mp", "incar": {...}, "kpoints": {...}}``).
+    store
+        Store the document in the ``references`` collection as soon as it is computed
+        (:func:`~pesbench.makers.base.store_now`); False: only the job's output.
     """
 
     name: str = ""
     functional: Functional = "PBE"
     engine: str | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
+    store: bool = True
 
     def __post_init__(self) -> None:
         self.name = self.name or f"reference {self.functional}"
@@ -86,6 +91,8 @@ class ReferenceMaker(Maker):
         )
         if campaign is not None:
             doc = ReferenceDoc.model_validate({**doc.model_dump(), "campaign": campaign})
+        if self.store:
+            store_now(ReferenceStore, [doc])
         return doc
 
 

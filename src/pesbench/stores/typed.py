@@ -9,6 +9,7 @@ and the key once.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Generic, TypeVar
 
 from maggma.core import Store
@@ -109,3 +110,42 @@ class TypedStore(Generic[DocT]):
         """A stored document back as its type."""
         raw = {k: v for k, v in raw.items() if k not in ("_id", self.store.last_updated_field)}
         return self.doc_type.model_validate(raw)  # type: ignore[return-value]
+
+    def store_results(self, docs: Iterable[DocT]) -> int:
+        """Store computed results as they land: insert, or replace only a failed one.
+
+        A successful document is final (its key names the same inputs, so the same
+        result): it is never replaced, so storing it again (the job, then the campaign's
+        finish job; or two workers) changes nothing and keeps what was recorded on it since
+        (the ``campaigns`` that reuse it). A stored failure is replaced by the new document.
+
+        Returns
+        -------
+        int
+            Documents written (inserted or replacing a failure).
+        """
+        from pymongo import ReplaceOne
+        from pymongo.errors import BulkWriteError
+
+        unique = {getattr(doc, self.key): doc for doc in docs}
+        if not unique:
+            return 0
+        now = datetime.now(UTC)
+        requests = [
+            ReplaceOne(
+                {self.key: key, "status": {"$ne": "success"}},
+                {**self.to_mongo(doc), self.store.last_updated_field: now},
+                upsert=True,
+            )
+            for key, doc in unique.items()
+        ]
+        collection = self.store._collection  # maggma's pymongo collection (connected)
+        try:
+            result = collection.bulk_write(requests, ordered=False)
+        except BulkWriteError as exc:  # a success already stored: the upsert hit the key
+            errors = exc.details.get("writeErrors", [])
+            if any(error.get("code") != 11000 for error in errors):
+                raise
+            done = exc.details.get("nUpserted", 0) + exc.details.get("nModified", 0)
+            return int(done)
+        return int(result.upserted_count + result.modified_count)

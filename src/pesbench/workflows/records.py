@@ -2,8 +2,8 @@
 
 The plan job (:mod:`pesbench.workflows.campaign`) calls the helpers that store structures,
 look up what is stored and record the run; :func:`finish_campaign` is the campaign's last
-job: it stores the new references and predictions, brings the comparisons up to date and
-writes the report.
+job: it stores the new references and predictions that their jobs could not store as they
+landed (idempotent), brings the comparisons up to date and writes the report.
 """
 
 from __future__ import annotations
@@ -13,16 +13,17 @@ from typing import Any, TypeVar
 
 from jobflow import job
 from pydantic import BaseModel
-from pymongo import ReplaceOne, UpdateOne
+from pymongo import UpdateOne
 
 from pesbench.schemas.campaign import CampaignRunSummary
-from pesbench.schemas.prediction import PredictionChunkDoc, PredictionDoc
+from pesbench.schemas.prediction import PredictionChunkDoc
 from pesbench.schemas.property import PropertySetDoc
 from pesbench.schemas.reference import ReferenceDoc
 from pesbench.schemas.structure import StructureDoc
 from pesbench.settings import PesbenchSettings, get_settings
 from pesbench.stores.builders import build_comparisons
 from pesbench.stores.connection import open_collection
+from pesbench.stores.predictions import PredictionStore
 from pesbench.stores.references import ReferenceStore
 from pesbench.stores.report import write_report
 
@@ -119,22 +120,6 @@ def read_run(record: dict[str, Any]) -> CampaignRunSummary:
     return CampaignRunSummary.model_validate({k: v for k, v in record.items() if k in fields})
 
 
-def _store_predictions(docs: list[PredictionDoc], settings: PesbenchSettings) -> None:
-    if not docs:
-        return
-    with open_collection("predictions", settings) as collection:
-        collection.create_index("prediction_id", unique=True)
-        collection.bulk_write(
-            [
-                ReplaceOne(
-                    {"prediction_id": d.prediction_id}, d.model_dump(mode="json"), upsert=True
-                )
-                for d in docs
-            ],
-            ordered=False,
-        )
-
-
 @job(output_schema=CampaignRunSummary)
 def finish_campaign(
     summary: CampaignRunSummary | dict[str, Any],
@@ -153,9 +138,10 @@ def finish_campaign(
     chunks = [None if item is None else as_doc(PredictionChunkDoc, item) for item in predictions]
     new_refs = [ref for ref in refs if ref is not None]
     new_preds = [doc for chunk in chunks if chunk is not None for doc in chunk.large_arrays]
-    with ReferenceStore(settings) as store:
-        store.upsert(new_refs)
-    _store_predictions(new_preds, settings)
+    with ReferenceStore(settings) as store:  # stored by their jobs already, unless the
+        store.store_results(new_refs)  # database was down then: idempotent
+    with PredictionStore(settings) as pred_store:
+        pred_store.store_results(new_preds)
     finished: dict[str, Any] = {
         "references_lost": sum(ref is None for ref in refs),
         "references_failed": sum(ref.status == "failed" for ref in new_refs),
