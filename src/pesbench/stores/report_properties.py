@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import html
+from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -139,10 +140,24 @@ def _set_notes(campaign: str, settings: PesbenchSettings | None) -> tuple[int, l
                 properties=["category", "material", "side", "notes"],
             )
         )
-    notes = sorted(
-        {f"{d['category']} {d['material']}, {d['side']}: {n}" for d in raw for n in d["notes"]}
-    )
-    return len(raw), notes
+    notes: set[str] = set()
+    equivalent: dict[tuple[str, str, int], list[str]] = defaultdict(list)
+    for d in raw:
+        skipped = [n for n in d["notes"] if _EQUIVALENT in n]
+        if skipped:  # expected, not a failure: one line per material and count
+            equivalent[(d["category"], d["material"], len(skipped))].append(d["side"])
+        notes |= {f"{d['category']} {d['material']}, {d['side']}: {n}" for n in d["notes"]}
+        notes -= {f"{d['category']} {d['material']}, {d['side']}: {n}" for n in skipped}
+    for (category, material, count), sides in equivalent.items():
+        notes.add(
+            f"{category} {material}: {count} generated cell(s) skipped as symmetry-equivalent "
+            f"to others ({', '.join(sorted(sides))})"
+        )
+    return len(raw), sorted(notes)
+
+
+_EQUIVALENT = "skipped, symmetry-equivalent to"
+"""How a generator's note says a cell duplicates another (no calculation is missing)."""
 
 
 def load_relaxed_properties(
