@@ -85,6 +85,13 @@ class PesbenchSettings(BaseSettings):
     dft_cores: int | None = Field(
         None, ge=1, description="MPI ranks for a DFT run (default: all cores of the machine)."
     )
+    dft_timeout_s: float | None = Field(
+        86400.0,
+        gt=0,
+        description="Wall-time limit of one local DFT run (s): a run past it is killed with all "
+        "its MPI processes and stored as failed (resume reruns it); None: no limit. A "
+        "campaign overrides it with dft.timeout_s.",
+    )
     mpi_command: str = Field(
         "mpiexec -n {cores}",
         description="MPI launcher prefix for the local engine; {cores} becomes dft_cores.",

@@ -31,8 +31,15 @@ class FakeRun:
         self.results, self.code, self.log = results, code, log
         self.calls: list[list[str]] = []
 
-    def __call__(self, command: list[str], run_dir: Path, env: dict[str, str]) -> int:
+    def __call__(
+        self,
+        command: list[str],
+        run_dir: Path,
+        env: dict[str, str],
+        timeout_s: float | None = None,
+    ) -> int:
         self.calls.append(command)
+        self.timeout_s = timeout_s
         self.env = env
         self.inputs = json.loads((run_dir / "inputs.json").read_text())
         (run_dir / "gpaw.txt").write_text(self.log)

@@ -62,6 +62,8 @@ class RelaxMaker(Maker):
         DFT engine (gpaw, vasp, or module:Class); None: the ``dft_engine`` setting.
     overrides
         DFT engine overrides.
+    timeout_s
+        Wall-time limit of a DFT run (s), instead of the ``dft_timeout_s`` setting.
     calculator_kwargs
         Keyword arguments of an ``ase:`` model.
     device
@@ -81,6 +83,7 @@ class RelaxMaker(Maker):
     functional: Functional = "PBE"
     engine: str | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
+    timeout_s: float | None = None
     calculator_kwargs: dict[str, Any] = field(default_factory=dict)
     device: str | None = None
     fmax: float | None = None
@@ -109,6 +112,8 @@ class RelaxMaker(Maker):
         """The side this Maker names (the model loaded and checked, or the engine built)."""
         settings = get_settings()
         if self.model is None:
+            if self.timeout_s is not None:
+                settings = settings.model_copy(update={"dft_timeout_s": self.timeout_s})
             return EngineSide(
                 get_engine(self.engine, settings),
                 self.functional,

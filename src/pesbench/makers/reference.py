@@ -19,6 +19,7 @@ from pesbench.makers.base import pesbench_job, store_now
 from pesbench.schemas.base import Functional
 from pesbench.schemas.ids import structure_id
 from pesbench.schemas.reference import ReferenceDoc
+from pesbench.settings import get_settings
 from pesbench.stores.references import ReferenceStore
 
 __all__ = ["ReferenceFlowMaker", "ReferenceMaker", "gga_then_r2scan", "local_path"]
@@ -47,6 +48,9 @@ class ReferenceMaker(Maker):
         "vasp" or "gpaw"; None takes the ``dft_engine`` setting when the job runs.
     overrides
         Engine overrides (VASP: ``{"preset": "mp", "incar": {...}, "kpoints": {...}}``).
+    timeout_s
+        Wall-time limit of the run (s), instead of the ``dft_timeout_s`` setting: a run past
+        it is killed and its document is a failure that says so (local engine).
     store
         Store the document in the ``references`` collection as soon as it is computed
         (:func:`~pesbench.makers.base.store_now`); False: only the job's output.
@@ -56,6 +60,7 @@ class ReferenceMaker(Maker):
     functional: Functional = "PBE"
     engine: str | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
+    timeout_s: float | None = None
     store: bool = True
 
     def __post_init__(self) -> None:
@@ -82,7 +87,10 @@ class ReferenceMaker(Maker):
         job_id = CURRENT_JOB.job.uuid[:8] if CURRENT_JOB.job is not None else "local"
         tag = self.functional.replace("+", "U")
         run_dir = Path.cwd() / f"{structure_id(structure)}_{tag}_{job_id}"
-        doc = get_engine(self.engine).compute(
+        settings = get_settings()
+        if self.timeout_s is not None:
+            settings = settings.model_copy(update={"dft_timeout_s": self.timeout_s})
+        doc = get_engine(self.engine, settings).compute(
             structure,
             self.functional,
             run_dir,

@@ -214,7 +214,10 @@ def _native_models(models: list[str], functionals: list[Functional]) -> list[str
 
 def _with_dft(maker: DftMaker, dft: DFTSpec) -> DftMaker:
     return replace(
-        maker, engine=maker.engine or dft.engine, overrides={**dft.overrides, **maker.overrides}
+        maker,
+        engine=maker.engine or dft.engine,
+        overrides={**dft.overrides, **maker.overrides},
+        timeout_s=maker.timeout_s or dft.timeout_s,
     )
 
 

@@ -61,6 +61,11 @@ class DFTSpec(_Strict):
     overrides: dict[str, Any] = Field(
         default_factory=dict, description="Engine input overrides (cutoff, k-point density ...)."
     )
+    timeout_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="Wall-time limit of one DFT run (s); None: the dft_timeout_s setting.",
+    )
 
     @field_validator("engine")
     @classmethod
@@ -183,8 +188,9 @@ def load_spec(path: Path | str) -> CampaignSpec:
     Raises
     ------
     SpecError
-        Unreadable YAML, unknown keys, bad values, unknown categories, parameters or
-        models, and missing structure files, each named with its key.
+        Unreadable or empty file, invalid YAML, unknown keys, bad values, unknown
+        categories, parameters or models, and missing structure files: every problem of
+        the file at once, each named with its key.
     """
     path = Path(path).expanduser()
     if not path.is_file():
@@ -195,19 +201,34 @@ def load_spec(path: Path | str) -> CampaignSpec:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
         raise SpecError(f"{path}: not valid YAML{where}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(f"{path}: cannot be read: {exc}") from None
+    if raw is None:
+        raise SpecError(f"{path}: empty file; `pesbench init` writes a template")
     if not isinstance(raw, dict):
         raise SpecError(f"{path}: expected a mapping of keys (name, structures, categories, ...)")
+    problems = []
     try:
         spec = CampaignSpec.model_validate(raw)
     except ValidationError as exc:
-        raise SpecError(f"{path}: {_describe(exc)}") from None
+        problems.append(_describe(exc))
     except PesbenchError as exc:  # raised inside a validator by a registry
-        raise SpecError(f"{path}: {exc}") from None
-    resolved = [(path.parent / file).resolve() for file in spec.structures]
-    missing = [str(f) for f, r in zip(spec.structures, resolved, strict=True) if not r.is_file()]
+        problems.append(str(exc))
+    missing = _missing_files(raw.get("structures"), path.parent)
     if missing:
-        raise SpecError(f"{path}: structures: file(s) not found: {', '.join(missing)}")
+        problems.append(f"structures: file(s) not found: {', '.join(missing)}")
+    if problems:
+        raise SpecError(f"{path}: {'; '.join(problems)}")
+    resolved = [(path.parent / file).resolve() for file in spec.structures]
     return spec.model_copy(update={"structures": resolved, "source": path.resolve()})
+
+
+def _missing_files(structures: Any, folder: Path) -> list[str]:
+    """The listed structure files (relative to ``folder``) that do not exist."""
+    if not isinstance(structures, list):
+        return []  # a wrong type is a validation error of its own
+    names = [str(item) for item in structures if isinstance(item, str | Path)]
+    return [name for name in names if not (folder / name).resolve().is_file()]
 
 
 def _describe(exc: ValidationError) -> str:

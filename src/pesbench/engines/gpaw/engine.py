@@ -366,9 +366,16 @@ class GpawEngine:
     def _launch(self, run_dir: Path) -> tuple[dict[str, Any], float]:
         """Run the worker under MPI in ``run_dir``: its results (or why none) and seconds."""
         start = time.perf_counter()
+        timeout = self.settings.dft_timeout_s
         code = _run.run_gpaw(
-            _run.gpaw_command(self.settings, str(run_dir)), run_dir, _run.gpaw_env()
+            _run.gpaw_command(self.settings, str(run_dir)), run_dir, _run.gpaw_env(), timeout
         )
+        if code == _run.TIMED_OUT:
+            reason = (
+                f"GPAW run killed at the wall-time limit of {timeout:g} s with all its MPI "
+                "processes (setting dft_timeout_s, or the campaign's dft.timeout_s)"
+            )
+            return {"status": "failed", "reason": reason}, time.perf_counter() - start
         seconds = time.perf_counter() - start
         found = _read_results(run_dir)
         results = found or {"status": "failed", "reason": _crash_reason(run_dir, code)}

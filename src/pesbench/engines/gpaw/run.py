@@ -6,9 +6,11 @@ fake)``); the engine calls it through this module, so that is the only place to 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 from functools import cache
@@ -88,18 +90,46 @@ def gpaw_env() -> dict[str, str]:
     return env
 
 
-def run_gpaw(command: list[str], run_dir: Path, env: dict[str, str]) -> int:
+TIMED_OUT = 124
+"""Exit status of a run killed at its wall-time limit (as coreutils' ``timeout`` says)."""
+
+
+def run_gpaw(
+    command: list[str], run_dir: Path, env: dict[str, str], timeout_s: float | None = None
+) -> int:
     """Run ``command`` in ``run_dir`` and return its exit status.
 
     Standard output and error go to ``run_dir/gpaw-stdout.txt``. A missing executable is
-    exit status 127, as in a shell.
+    exit status 127, as in a shell. The launcher starts a process group of its own: past
+    ``timeout_s`` the whole group (the launcher and every MPI rank it started) is killed
+    and the status is :data:`TIMED_OUT`.
     """
     with (run_dir / STDOUT).open("w") as out:
         try:
-            proc = subprocess.run(
-                command, cwd=run_dir, env=env, stdout=out, stderr=subprocess.STDOUT, check=False
+            proc = subprocess.Popen(
+                command,
+                cwd=run_dir,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: killed as a whole
             )
         except FileNotFoundError as exc:
             out.write(f"{exc}\n")
             return 127
-    return proc.returncode
+        try:
+            return proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            out.write(f"\npesbench: wall-time limit of {timeout_s:g} s reached; run killed\n")
+            return TIMED_OUT
+        except BaseException:  # the job itself is interrupted: leave no rank behind
+            _kill_group(proc)
+            raise
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the process group of ``proc`` and reap it."""
+    with contextlib.suppress(ProcessLookupError):  # already gone
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
