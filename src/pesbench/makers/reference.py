@@ -15,10 +15,10 @@ from jobflow import CURRENT_JOB, Flow, Maker, OutputReference
 from pymatgen.core import Structure
 
 from pesbench.engines.base import get_engine
-from pesbench.makers.base import pesbench_job, store_now
+from pesbench.makers.base import computed_once, pesbench_job, store_now
 from pesbench.schemas.base import Functional
 from pesbench.schemas.ids import structure_id
-from pesbench.schemas.reference import ReferenceDoc
+from pesbench.schemas.reference import ReferenceDoc, hash_inputs, reference_id
 from pesbench.settings import get_settings
 from pesbench.stores.references import ReferenceStore
 
@@ -52,8 +52,11 @@ class ReferenceMaker(Maker):
         Wall-time limit of the run (s), instead of the ``dft_timeout_s`` setting: a run past
         it is killed and its document is a failure that says so (local engine).
     store
-        Store the document in the ``references`` collection as soon as it is computed
-        (:func:`~pesbench.makers.base.store_now`); False: only the job's output.
+        Work with the ``references`` collection: a reference stored there successfully is
+        returned, not recomputed; a worker elsewhere computing it is waited for, not
+        duplicated (:func:`~pesbench.makers.base.computed_once`); and the new document is
+        stored as soon as it is computed (:func:`~pesbench.makers.base.store_now`).
+        False: compute, and only return the document.
     """
 
     name: str = ""
@@ -90,18 +93,27 @@ class ReferenceMaker(Maker):
         settings = get_settings()
         if self.timeout_s is not None:
             settings = settings.model_copy(update={"dft_timeout_s": self.timeout_s})
-        doc = get_engine(self.engine, settings).compute(
-            structure,
-            self.functional,
-            run_dir,
-            prev_dir=local_path(prev_dir) if prev_dir is not None else None,
-            overrides=self.overrides or None,
-        )
-        if campaign is not None:
-            doc = ReferenceDoc.model_validate({**doc.model_dump(), "campaign": campaign})
-        if self.store:
-            store_now(ReferenceStore, [doc])
-        return doc
+        engine = get_engine(self.engine, settings)
+
+        def run() -> ReferenceDoc:
+            doc = engine.compute(
+                structure,
+                self.functional,
+                run_dir,
+                prev_dir=local_path(prev_dir) if prev_dir is not None else None,
+                overrides=self.overrides or None,
+            )
+            if campaign is not None:
+                doc = ReferenceDoc.model_validate({**doc.model_dump(), "campaign": campaign})
+            if self.store:
+                store_now(ReferenceStore, [doc])
+            return doc
+
+        if not self.store:
+            return run()
+        inputs = engine.input_settings(structure, self.functional, self.overrides or None)
+        key = reference_id(structure_id(structure), self.functional, hash_inputs(inputs))
+        return computed_once(ReferenceStore, key, run, campaign)
 
 
 @dataclass

@@ -149,3 +149,9 @@ class TypedStore(Generic[DocT]):
             done = exc.details.get("nUpserted", 0) + exc.details.get("nModified", 0)
             return int(done)
         return int(result.upserted_count + result.modified_count)
+
+    def add_campaign(self, keys: Iterable[str], campaign: str) -> None:
+        """Record that ``campaign`` reuses the stored documents ``keys`` (``campaigns``)."""
+        self.store._collection.update_many(
+            {self.key: {"$in": list(keys)}}, {"$addToSet": {"campaigns": campaign}}
+        )
