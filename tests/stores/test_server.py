@@ -11,6 +11,7 @@ from pymongo import MongoClient
 
 from pesbench.errors import DatabaseError
 from pesbench.stores import LocalMongoServer, find_mongod, ping
+from pesbench.stores.server import port_is_free
 
 
 @pytest.fixture
@@ -72,10 +73,16 @@ def test_killed_server_is_detected_and_restarted(server: LocalMongoServer) -> No
     while server.status() is not None and time.monotonic() < deadline:
         time.sleep(0.05)
     assert server.status() is None  # the stale record is not trusted
+    while not port_is_free(state.port) and time.monotonic() < deadline:
+        time.sleep(0.05)  # the killed process may hold its socket a moment longer
     fresh, started = server.start()
     assert started
     assert fresh.pid != state.pid
     assert ping(fresh.uri) is not None
+    assert fresh.port == state.port  # its port was free: clients' URIs still hold
+    server.stop()
+    again, _ = server.start()
+    assert again.uri == state.uri
 
 
 def test_stale_record_of_another_process_is_not_signalled(server: LocalMongoServer) -> None:

@@ -6,9 +6,12 @@ Layout of the server folder (``<data_dir>/mongodb``)::
     mongod.log     the server's log
     mongod.pid     written by mongod
     server.json    {"pid", "port", "uri", "mongod", "started"}: what ``status`` reads
+    last-port      the port of the last server started here
     .lock          serialises start/stop between processes
 
-``start`` is idempotent: a live server recorded in ``server.json`` is reused. ``stop``
+``start`` is idempotent: a live server recorded in ``server.json`` is reused. A new server
+listens on the last server's port when that port is free, so that workers holding the old
+URI (a server stopped, killed or crashed mid-campaign) reconnect to it by themselves. ``stop``
 signals only the recorded PID, and only after checking that it is a ``mongod`` serving
 this folder (a PID can be recycled by the OS after a crash).
 """
@@ -31,7 +34,7 @@ from pathlib import Path
 
 from pesbench.errors import DatabaseError
 
-__all__ = ["LocalMongoServer", "ServerState", "find_mongod", "free_port", "ping"]
+__all__ = ["LocalMongoServer", "ServerState", "find_mongod", "free_port", "ping", "port_is_free"]
 
 _START_ATTEMPTS = 3
 _LOCK_WAITS = 20
@@ -95,6 +98,18 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether nothing listens on ``host:port`` now (and it may be bound)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # as mongod binds: connections of a killed server in TIME_WAIT do not block it
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def ping(uri: str, timeout_ms: int = 2000) -> str | None:
@@ -221,6 +236,7 @@ class LocalMongoServer:
                     f"answer; see {self.logpath}, or `pesbench db stop` and start again"
                 )
             self.state_file.unlink(missing_ok=True)
+            previous = self._last_port()  # the port of the last server, if still free
             mongod = self._mongod or find_mongod()
             try:
                 self.dbpath.mkdir(parents=True, exist_ok=True)
@@ -231,7 +247,10 @@ class LocalMongoServer:
             last_error = ""
             attempts = 0
             while True:
-                port = free_port()
+                if attempts == 0 and previous is not None and port_is_free(previous):
+                    port = previous  # clients holding the old URI reconnect by themselves
+                else:
+                    port = free_port()
                 error = self._launch(mongod, port)
                 if error is None:
                     break
@@ -252,7 +271,15 @@ class LocalMongoServer:
                 started=datetime.now(UTC).isoformat(timespec="seconds"),
             )
             self.state_file.write_text(json.dumps(state.__dict__, indent=2) + "\n")
+            (self.root / "last-port").write_text(f"{port}\n")
             return state, True
+
+    def _last_port(self) -> int | None:
+        """The port the last server of this folder listened on (``last-port``), if any."""
+        try:
+            return int((self.root / "last-port").read_text().strip())
+        except (OSError, ValueError):
+            return None
 
     def _launch(self, mongod: Path, port: int) -> str | None:
         """Run ``mongod --fork``; return None on success, else the reason."""
