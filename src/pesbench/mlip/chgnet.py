@@ -5,11 +5,13 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import torch
 from pymatgen.core import Element, Structure
 
 from pesbench.analysis.conventions import KNOWN_CONVENTIONS
@@ -22,6 +24,7 @@ from pesbench.settings import PesbenchSettings
 
 __all__ = [
     "CHGNetPredictor",
+    "inference_gradients",
     "load_chgnet",
     "model_card_path",
     "recorded_convention",
@@ -40,18 +43,47 @@ TRAINING_DATA = {
 :data:`pesbench.analysis.conventions.KNOWN_CONVENTIONS`."""
 
 
-class CHGNetPredictor(Predictor):
-    """CHGNet through ``CHGNet.predict_structure(list, batch_size=len(list))``."""
+@contextlib.contextmanager
+def inference_gradients() -> Iterator[None]:
+    """Inside the block, ``torch.autograd.grad`` builds no graph of the gradients.
 
-    def __init__(self, model: object, info: ModelInfo, device: str) -> None:
+    CHGNet computes forces and stress with ``create_graph=True`` so that a training loss can
+    differentiate them again; inference never does. Without it the numbers are the same
+    (``tests/mlip/test_chgnet_inference.py``: to 1e-5 on the wheel's weights) and a forward
+    pass keeps far less memory (issue 14). Only the calling thread's pass is meant: pesbench
+    predicts with one model at a time per process.
+    """
+    original = torch.autograd.grad
+
+    def grad(*args: Any, **kwargs: Any) -> Any:
+        kwargs["create_graph"] = False
+        return original(*args, **kwargs)
+
+    torch.autograd.grad = grad
+    try:
+        yield
+    finally:
+        torch.autograd.grad = original
+
+
+class CHGNetPredictor(Predictor):
+    """CHGNet through ``CHGNet.predict_structure(list, batch_size=len(list))``.
+
+    Forces and stress are computed without the double-backward graph
+    (:func:`inference_gradients`); ``stock=True`` keeps CHGNet's own path.
+    """
+
+    def __init__(self, model: object, info: ModelInfo, device: str, stock: bool = False) -> None:
         elements = frozenset(Element.from_Z(z).symbol for z in range(1, N_ELEMENTS + 1))
         super().__init__(info, device, elements)
         self.model = model
+        self.stock = stock
 
     def _forward(self, structures: Sequence[Structure]) -> list[RawResult]:
-        preds = self.model.predict_structure(  # type: ignore[attr-defined]
-            list(structures), task="efs", batch_size=len(structures)
-        )
+        with contextlib.nullcontext() if self.stock else inference_gradients():
+            preds = self.model.predict_structure(  # type: ignore[attr-defined]
+                list(structures), task="efs", batch_size=len(structures)
+            )
         if isinstance(preds, dict):
             preds = [preds]
         return [
