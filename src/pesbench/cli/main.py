@@ -6,6 +6,7 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from pesbench import __version__
 from pesbench.cli.db import db_app
@@ -71,19 +72,51 @@ def _root(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
+    debug: bool = typer.Option(
+        False, "--debug", help="Show the traceback of an error instead of one line."
+    ),
 ) -> None:
     """Benchmark universal ML potentials against DFT."""
 
 
-def main() -> None:
-    """Entry point: user errors become one line on stderr and exit code 2, no traceback."""
+def error_line(exc: Exception) -> str:
+    """The one line an error becomes on the command line (after ``error:``).
+
+    A :class:`~pesbench.errors.PesbenchError` is complete on its own; any other exception
+    is a bug or an unforeseen input, shown with its type and the way to its traceback.
+    """
+    if isinstance(exc, PesbenchError):
+        return str(exc)
+    message = " ".join(str(exc).split()) or "(no message)"
+    return f"{type(exc).__name__}: {message} (run with --debug for the traceback)"
+
+
+def exit_code(exc: Exception) -> int:
+    """2 for a user error (:class:`~pesbench.errors.PesbenchError`), 1 for anything else."""
+    return 2 if isinstance(exc, PesbenchError) else 1
+
+
+def main(args: list[str] | None = None) -> None:
+    """Entry point: an error becomes one line on stderr, no traceback unless ``--debug``.
+
+    Parameters
+    ----------
+    args
+        The command line without the program name (default: ``sys.argv[1:]``).
+    """
+    args = sys.argv[1:] if args is None else args
+    debug = "--debug" in args
+    if debug:  # accepted anywhere on the line; the root option documents it in --help
+        args = ["--debug", *(arg for arg in args if arg != "--debug")]
     try:
-        app()
-    except PesbenchError as exc:
+        app(args=args)
+    except Exception as exc:
+        if debug:
+            raise
         Console(stderr=True, highlight=False, soft_wrap=True).print(
-            f"[bold red]error:[/] {exc}", markup=True
+            f"[bold red]error:[/] {escape(error_line(exc))}", markup=True
         )
-        sys.exit(2)
+        sys.exit(exit_code(exc))
 
 
 if __name__ == "__main__":  # pragma: no cover
