@@ -7,9 +7,12 @@ import typer
 from pesbench.cli.console import console
 from pesbench.errors import DatabaseError
 from pesbench.settings import get_settings
-from pesbench.stores import local_server, ping
+from pesbench.stores import local_server, ping, require_database
 
-__all__ = ["db_app"]
+__all__ = ["CHECK_TIMEOUT_MS", "check_database", "db_app"]
+
+CHECK_TIMEOUT_MS = 3000
+"""How long a command waits for the database to answer before it refuses (ms)."""
 
 db_app = typer.Typer(
     help="The private MongoDB server pesbench runs when PESBENCH_DB_URI is not set.",
@@ -23,6 +26,15 @@ def _refuse_with_uri() -> None:
             "PESBENCH_DB_URI is set, so pesbench uses that server and manages none; "
             "unset it to use the managed local server"
         )
+
+
+def check_database() -> None:
+    """Refuse in one line, within seconds, when the configured database does not answer.
+
+    Commands call it before their first query: pymongo alone would wait 30 s, then raise
+    a ``ServerSelectionTimeoutError`` that says neither which setting nor what to do.
+    """
+    require_database(get_settings(), timeout_ms=CHECK_TIMEOUT_MS)
 
 
 @db_app.command()

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from pesbench.cli.console import console
+from pesbench.cli.db import check_database
 from pesbench.errors import PesbenchError
 from pesbench.makers.finetune import FineTuneMaker, load_training_set, run_finetune, run_scale_fit
 from pesbench.schemas.base import Functional
@@ -64,6 +65,7 @@ def finetune(
     """
     _choice("--atomref", atomref, get_args(AtomRefMode))
     _choice("--selection", selection, get_args(Selection))
+    check_database()
     maker = FineTuneMaker(
         base_model=base_model,
         functional=_functional(functional),
@@ -143,6 +145,7 @@ def fit_scale(
     """
     settings = get_settings()
     level = _functional(functional)
+    check_database()
     data = load_training_set(
         level, settings=settings, structure_ids=structure_ids, campaign=campaign
     )

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pesbench.cli.console import console
+from pesbench.cli.db import check_database
 from pesbench.engines.vasp import NotAVaspRunError, UnsupportedRunError, find_run_dirs
 from pesbench.engines.vasp import parse_run_dir as parse
 from pesbench.errors import PesbenchError
@@ -69,6 +70,7 @@ def import_vasp(
         _err.print(f"skipped {line}", markup=False)
     stored = 0
     if not dry_run and docs:
+        check_database()
         with ReferenceStore(get_settings()) as store:
             stored = store.upsert(docs)
     if as_json:

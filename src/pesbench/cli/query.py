@@ -10,6 +10,7 @@ import typer
 
 from pesbench.analysis.property_errors import property_error_summary
 from pesbench.cli.console import console
+from pesbench.cli.db import check_database
 from pesbench.settings import get_settings
 from pesbench.stores.builders import build_comparisons
 from pesbench.stores.query import (
@@ -119,6 +120,7 @@ def query(
     level = "properties" if properties else level
     if level not in _SHOWN:
         raise QueryError(f"unknown level {level!r}: material, structure or properties")
+    check_database()
     if build:
         written = build_comparisons(settings, cross_functional=cross)
         console.print(

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from pesbench.cli.console import console
+from pesbench.cli.db import check_database
 from pesbench.settings import get_settings
 from pesbench.stores.report import write_report
 
@@ -28,6 +29,7 @@ def report(
     ] = False,
 ) -> None:
     """Write one self-contained HTML report of a campaign, plus its numbers as CSV."""
+    check_database()
     files = write_report(campaign, output, get_settings(), build=build, cross_functional=cross)
     console.print(f"report: {files.html}")
     console.print(f"figures: {', '.join(files.figures) or 'none'}")

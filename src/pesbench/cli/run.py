@@ -9,6 +9,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from pesbench.cli.console import console
+from pesbench.cli.db import check_database
 from pesbench.schemas.campaign import CampaignRunSummary
 from pesbench.settings import get_settings
 from pesbench.stores.query import query_comparisons
@@ -42,6 +43,8 @@ def run(
 ) -> None:
     """Run a campaign on this machine (jobflow run_locally), reusing every stored result."""
     spec = load_spec(spec_file)
+    if not dry_run:
+        check_database()
     with console.status("checking the DFT engine and the models"):
         checked = preflight(spec)
     for line in checked:
@@ -134,6 +137,7 @@ def submit(
 ) -> None:
     """Add a campaign to the FireWorks LaunchPad; workers run it (`pesbench worker`, qlaunch)."""
     spec = load_spec(spec_file)
+    check_database()
     if check:
         with console.status("checking the DFT engine and the models"):
             for line in preflight(spec):

@@ -6,6 +6,7 @@ import typer
 from rich.table import Table
 
 from pesbench.cli.console import console
+from pesbench.cli.db import check_database
 from pesbench.workflows.execute import campaign_status, resume_campaign
 
 __all__ = ["resume", "status"]
@@ -13,6 +14,7 @@ __all__ = ["resume", "status"]
 
 def status(campaign: str = typer.Argument(..., help="Campaign name.")) -> None:
     """Counts per stage and state, reused results, and failures with their reasons."""
+    check_database()
     state = campaign_status(campaign)
     table = Table(title=f"campaign {campaign}")
     for column in ("stage", "counts"):
@@ -44,6 +46,7 @@ def resume(
     ),
 ) -> None:
     """Rerun the campaign's lost and fizzled FireWorks jobs (workers then pick them up)."""
+    check_database()
     rerun = resume_campaign(campaign, lost_after_s=lost_after)
     lost = rerun["lost"] or "none"
     console.print(f"lost runs rerun: {lost}; fizzled jobs rerun: {rerun['fizzled'] or 'none'}")

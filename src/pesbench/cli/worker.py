@@ -7,6 +7,7 @@ from fireworks import FWorker
 from fireworks.core.rocket_launcher import rapidfire
 
 from pesbench.cli.console import console
+from pesbench.cli.db import check_database
 from pesbench.settings import get_settings
 from pesbench.stores.launchpad import get_launchpad
 from pesbench.workflows.fireworks import CATEGORIES
@@ -26,6 +27,7 @@ def worker(
     """Run ready jobs of one category until none is left (FireWorks' rlaunch rapidfire)."""
     if category not in CATEGORIES:
         raise typer.BadParameter(" or ".join(CATEGORIES), param_hint="--category")
+    check_database()
     settings = get_settings()
     launchpad = get_launchpad(settings)
     launch_dir = settings.data_dir / "fireworks"

@@ -52,8 +52,19 @@ def require_database(settings: PesbenchSettings | None = None, timeout_ms: int =
     settings = settings or get_settings()
     uri = database_uri(settings)
     if ping(uri, timeout_ms=timeout_ms) is None:
-        where = "PESBENCH_DB_URI" if settings.db_uri else "the managed server"
-        raise DatabaseError(f"MongoDB at {redact_uri(uri)} ({where}) does not answer")
+        if settings.db_uri:
+            fix = (
+                "start that server or correct PESBENCH_DB_URI (unset it to use the managed "
+                "local server); `pesbench db status` checks it"
+            )
+            where = "PESBENCH_DB_URI"
+        else:
+            fix = "`pesbench db stop` then `pesbench db start` restarts it (`pesbench db status`)"
+            where = "the managed server"
+        raise DatabaseError(
+            f"the database at {redact_uri(uri)} ({where}) cannot be reached within "
+            f"{timeout_ms / 1000:g} s: {fix}"
+        )
     return uri
 
 
