@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from phonopy import Phonopy
 from pymatgen.core import Structure
-from pymatgen.io.phonopy import get_phonopy_structure
+
+if TYPE_CHECKING:  # phonopy and pymatgen.io.phonopy cost seconds: imported where used
+    from phonopy import Phonopy
 
 __all__ = [
     "EV_PER_A2_TO_J_PER_M2",
@@ -145,6 +147,9 @@ def build_phonopy(
     symprec
         Symmetry tolerance, Å.
     """
+    from phonopy import Phonopy
+    from pymatgen.io.phonopy import get_phonopy_structure
+
     phonon = Phonopy(
         get_phonopy_structure(unitcell),
         supercell_matrix=np.asarray(supercell_matrix, dtype=int),
