@@ -74,3 +74,17 @@ def test_model_info_of_a_model_file_follows_the_file(tmp_path: Path, no_forward_
         stat = path.stat()
         os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
         assert model_info("mace-tiny").checksum != first.checksum
+
+
+def test_a_worker_loads_each_model_once() -> None:
+    from pesbench.mlip import worker_model
+    from pesbench.mlip.registry import WORKER_MODELS
+
+    emt = "ase:ase.calculators.emt.EMT"
+    first = worker_model(emt, device="cpu")
+    assert worker_model(emt, device="cpu") is first  # the next job reuses it
+    scaled = "ase:pesbench.testing.emt.ScaledEMT"
+    others = [worker_model(scaled, device="cpu", calculator_kwargs={"scale": 0.5 + k / 10})
+              for k in range(WORKER_MODELS)]  # fmt: skip
+    assert len({id(p) for p in others}) == WORKER_MODELS  # other kwargs: other models
+    assert worker_model(emt, device="cpu") is not first  # evicted: least recently used

@@ -11,7 +11,7 @@ from jobflow import Maker
 from pymatgen.core import Structure
 
 from pesbench.makers.base import pesbench_job, store_now
-from pesbench.mlip import load_model
+from pesbench.mlip import worker_model
 from pesbench.schemas.base import Functional
 from pesbench.schemas.prediction import PredictionChunkDoc
 from pesbench.stores.predictions import PredictionStore
@@ -23,7 +23,8 @@ __all__ = ["PredictMaker"]
 class PredictMaker(Maker):
     """Predict energy, forces and stress of a chunk of structures with one model.
 
-    The model is loaded (and sanity-checked) once per job and evaluated in batches by
+    The model is loaded (and sanity-checked) once per worker process
+    (:func:`~pesbench.mlip.registry.worker_model`) and evaluated in batches by
     ``atom_budget``; a structure it cannot handle becomes a failed ``PredictionDoc``
     while the rest of the chunk is predicted. The job returns a
     :class:`~pesbench.schemas.prediction.PredictionChunkDoc` whose per-structure
@@ -72,7 +73,7 @@ class PredictMaker(Maker):
                 f"{len(structure_ids)} structure_ids given for {len(structures)} structures"
             )
         start = time.perf_counter()
-        predictor = load_model(
+        predictor = worker_model(
             self.model,
             device=self.device,
             functional=self.functional,

@@ -30,7 +30,7 @@ from pymatgen.core import Structure
 
 from pesbench.engines.base import get_engine
 from pesbench.makers.base import pesbench_job
-from pesbench.mlip import load_model
+from pesbench.mlip import worker_model
 from pesbench.properties import EngineSide, ModelSide, Side, calculation_id, compute_properties
 from pesbench.schemas.base import Functional
 from pesbench.schemas.property import PropertySetDoc
@@ -123,7 +123,7 @@ class RelaxMaker(Maker):
                 settings=settings,
                 campaign=campaign,
             )
-        predictor = load_model(
+        predictor = worker_model(
             self.model,
             device=self.device,
             calculator_kwargs=self.calculator_kwargs or None,

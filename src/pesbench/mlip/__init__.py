@@ -15,6 +15,7 @@ from pesbench.mlip.registry import (
     load_model,
     model_info,
     model_status,
+    worker_model,
 )
 from pesbench.mlip.sanity import reference_cells, sanity_check
 from pesbench.mlip.scaled import ScaledPredictor, fit_scale
@@ -38,4 +39,5 @@ __all__ = [
     "reference_cells",
     "sanity_check",
     "select_device",
+    "worker_model",
 ]

@@ -29,7 +29,18 @@ from pesbench.schemas.base import Functional
 from pesbench.schemas.prediction import ModelInfo
 from pesbench.settings import PesbenchSettings, get_settings
 
-__all__ = ["ModelStatus", "known_model_ids", "load_model", "model_info", "model_status"]
+__all__ = [
+    "ModelStatus",
+    "known_model_ids",
+    "load_model",
+    "model_info",
+    "model_status",
+    "worker_model",
+]
+
+WORKER_MODELS = 2
+"""Models a worker process keeps loaded (:func:`worker_model`)."""
+_loaded: dict[tuple[Any, ...], Predictor] = {}
 
 
 def load_model(
@@ -108,6 +119,45 @@ def load_model(
         predictor = loader(spec, dev, func, settings)
     if check:
         sanity_check(predictor, expected=predictor.expected_energies)
+    return predictor
+
+
+def worker_model(
+    model_id: str,
+    *,
+    device: str | None = None,
+    functional: Functional | None = None,
+    calculator_kwargs: dict[str, Any] | None = None,
+    settings: PesbenchSettings | None = None,
+) -> Predictor:
+    """:func:`load_model`, once per worker process: jobs that follow reuse the model.
+
+    A worker runs job after job (FireWorks' rapidfire, ``run_locally``); loading a model and
+    its sanity check cost seconds each time. The :data:`WORKER_MODELS` most recently used
+    models stay loaded, keyed by everything that decides what is loaded (a replaced local
+    model file is loaded anew).
+    """
+    settings = settings or get_settings()
+    key = (
+        model_id,
+        select_device(settings, device),
+        functional,
+        json.dumps(calculator_kwargs or {}, sort_keys=True, default=str),
+        settings.models_path,
+        _file_stamp(model_id, settings),
+    )
+    predictor = _loaded.pop(key, None)
+    if predictor is None:
+        predictor = load_model(
+            model_id,
+            device=device,
+            functional=functional,
+            calculator_kwargs=calculator_kwargs,
+            settings=settings,
+        )
+    _loaded[key] = predictor  # most recent last
+    while len(_loaded) > WORKER_MODELS:
+        _loaded.pop(next(iter(_loaded)))
     return predictor
 
 
