@@ -95,6 +95,8 @@ class ReportFiles:
     figures: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     cross_functional: str = ""
+    partial: bool = False
+    """Whether the campaign's last run had not finished when the report was written."""
 
 
 def _fetch(collection: str, key: str, ids: list[str], settings: PesbenchSettings) -> dict:
@@ -304,6 +306,23 @@ def _energy_panels(structure: pd.DataFrame) -> list[tuple[str, Any, Any]]:
     return panels
 
 
+def _partial_banner(campaign: str, settings: PesbenchSettings) -> list[str]:
+    """A warning when the campaign's last run has not finished: these are results so far."""
+    with open_collection("campaigns", settings) as campaigns:
+        record = campaigns.find_one({"name": campaign}, {"runs": 1})
+    runs = (record or {}).get("runs") or []
+    if not runs or runs[-1].get("finished"):
+        return []
+    planned = runs[-1].get("planned_at")
+    when = f" (planned {planned:%Y-%m-%d %H:%M} UTC)" if isinstance(planned, datetime) else ""
+    return [
+        f'<p class="warn"><b>Partial:</b> the campaign\'s last run{when} has not finished; '
+        "this report shows the results stored so far (references and predictions land as "
+        "their jobs finish). Write it again when the run is done, or `pesbench status "
+        f"{html.escape(campaign)}` to see what is left.</p>"
+    ]
+
+
 def _conventions_note(structure: pd.DataFrame) -> list[str]:
     """Which energies each model predicts, and what was done where they meet DFT."""
     if "energy_convention_model" not in structure or structure.empty:
@@ -488,7 +507,9 @@ def write_report(
         frame.to_csv(path, index=False)
         result.csv.append(path)
 
-    parts = _comparison_parts(material, structure, result, settings) if len(material) else []
+    parts = _partial_banner(campaign, settings)
+    result.partial = bool(parts)
+    parts += _comparison_parts(material, structure, result, settings) if len(material) else []
     property_parts, property_csv, drawn = properties_section(relaxed, out_dir)
     parts += property_parts
     result.csv.append(property_csv)
