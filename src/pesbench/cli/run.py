@@ -13,6 +13,7 @@ from pesbench.cli.db import check_database
 from pesbench.schemas.campaign import CampaignRunSummary
 from pesbench.settings import get_settings
 from pesbench.stores.query import query_comparisons
+from pesbench.stores.report import energy_summary
 from pesbench.stores.report_properties import load_relaxed_properties
 from pesbench.workflows.execute import preflight, run_campaign, submit_campaign
 from pesbench.workflows.spec import CampaignSpec, load_spec
@@ -29,8 +30,10 @@ _SUMMARY_COLUMNS = {  # column -> header of the printed summary
     "r2": "R²",
     "force_mae": "F MAE eV/Å",
     "cmae": "cMAE eV/Å",
-    "energy_mae_centered": "E MAE* eV/at",
+    "E MAE (eV/atom)": "E MAE eV/at",
+    "E referenced to": "E vs",
 }
+_REFERENCED = {"each side's own relaxed bulk": "bulk", "mean offset removed": "offset"}
 _SPEC = typer.Argument(..., exists=False, help="Campaign YAML file.")
 
 
@@ -84,6 +87,8 @@ def print_summary(spec: CampaignSpec, summary: CampaignRunSummary) -> None:
     )
     table = query_comparisons(get_settings(), "material", campaign=spec.name)
     if not table.empty:
+        table = energy_summary(table)
+        table["E referenced to"] = table["E referenced to"].map(_REFERENCED)
         wanted = [column for column in _SUMMARY_COLUMNS if column in table.columns]
         view = Table(title="softening: slope of predicted vs DFT forces (< 1: softer than DFT)")
         for column in wanted:
@@ -91,7 +96,10 @@ def print_summary(spec: CampaignSpec, summary: CampaignRunSummary) -> None:
         for _, row in table[wanted].iterrows():
             view.add_row(*(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row))
         console.print(view)
-        console.print("E MAE*: energy error after removing the mean offset (codes differ in zero)")
+        console.print(
+            "E MAE: energy error per atom, of energies over each side's own relaxed bulk "
+            "(bulk), else after removing the mean offset (offset): codes differ in zero"
+        )
     _print_properties(spec.name)
     if summary.cross_functional:
         console.print(f"GGA -> r2SCAN: {summary.cross_functional}")
