@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import sys
+import warnings
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -26,6 +29,7 @@ from pesbench.cli.run import run, submit
 from pesbench.cli.status import resume, status
 from pesbench.cli.worker import worker
 from pesbench.errors import PesbenchError
+from pesbench.settings import get_settings
 
 __all__ = ["app", "main"]
 
@@ -75,6 +79,11 @@ def _root(
     debug: bool = typer.Option(
         False, "--debug", help="Show the traceback of an error instead of one line."
     ),
+    verbose: bool = typer.Option(
+        False,
+        "--verbose",
+        help="Show the libraries' warnings here too (always in <data_dir>/logs/warnings.log).",
+    ),
 ) -> None:
     """Benchmark universal ML potentials against DFT."""
 
@@ -96,6 +105,30 @@ def exit_code(exc: Exception) -> int:
     return 2 if isinstance(exc, PesbenchError) else 1
 
 
+def warnings_to_log() -> Path | None:
+    """Send Python warnings to ``<data_dir>/logs/warnings.log`` instead of the terminal.
+
+    Libraries warn about their own affairs (jobflow's deprecated ``cd``, CHGNet's tensor
+    conversion): a user reads a warning as something wrong with their run. The log keeps
+    them; ``--verbose`` shows them. Returns the log file (None: warnings are dropped, when
+    the settings cannot say where the data folder is).
+    """
+    try:
+        path = get_settings().data_dir / "logs" / "warnings.log"
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except Exception:  # bad settings are reported by the command itself
+        warnings.simplefilter("ignore")
+        return None
+    logger = logging.getLogger("py.warnings")
+    if not any(getattr(h, "baseFilename", None) == str(path) for h in logger.handlers):
+        handler = logging.FileHandler(path)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        logger.addHandler(handler)
+    logger.propagate = False
+    logging.captureWarnings(True)
+    return path
+
+
 def main(args: list[str] | None = None) -> None:
     """Entry point: an error becomes one line on stderr, no traceback unless ``--debug``.
 
@@ -106,8 +139,12 @@ def main(args: list[str] | None = None) -> None:
     """
     args = sys.argv[1:] if args is None else args
     debug = "--debug" in args
-    if debug:  # accepted anywhere on the line; the root option documents it in --help
-        args = ["--debug", *(arg for arg in args if arg != "--debug")]
+    verbose = "--verbose" in args
+    for flag, given in (("--verbose", verbose), ("--debug", debug)):
+        if given:  # accepted anywhere on the line; the root options document them in --help
+            args = [flag, *(arg for arg in args if arg != flag)]
+    if not (verbose or debug):
+        warnings_to_log()
     try:
         app(args=args)
     except Exception as exc:
