@@ -28,7 +28,6 @@ import pandas as pd
 from pymatgen.core import Composition
 
 from pesbench import __version__
-from pesbench.analysis.conventions import CONVENTION_TEXT
 from pesbench.analysis.plots import (
     cross_functional_figure,
     figure_png,
@@ -50,6 +49,13 @@ from pesbench.stores.connection import open_collection
 from pesbench.stores.corrections import load_corrections
 from pesbench.stores.query import query_comparisons
 from pesbench.stores.references import in_campaign
+from pesbench.stores.report_models import (
+    REFERENCING_LABELS,
+    conventions_note,
+    energy_summary,
+    r2scan_routes,
+    softening_by_model,
+)
 from pesbench.stores.report_properties import html_image as _img
 from pesbench.stores.report_properties import html_table as _table
 from pesbench.stores.report_properties import load_relaxed_properties, properties_section
@@ -68,11 +74,6 @@ _SUMMARY = [
     "slope", "r2", "cmae", "one_point_scale", "one_point_mae_before", "one_point_mae_after",
 ]  # fmt: skip
 
-REFERENCING_LABELS = {
-    "relaxed_bulk": "each side's own relaxed bulk",
-    "mean_offset": "mean offset removed",
-}
-"""How an energy error is referenced (``energy_referencing``), as the report says it."""
 
 _ENERGY_CAPTION = (
     '<p class="note">E MAE: the energy error per atom; E referenced to: how. '
@@ -274,22 +275,6 @@ border-bottom:1px solid #eee;text-align:right} img{max-width:100%;margin:.5em 0}
 """
 
 
-def energy_summary(material: pd.DataFrame) -> pd.DataFrame:
-    """``material`` with the energy error shown and how it is referenced.
-
-    ``E MAE (eV/atom)`` is ``energy_referenced_mae`` where ``energy_referencing`` is
-    ``"relaxed_bulk"``, else ``energy_mae_centered``; ``E referenced to`` says which
-    (:data:`REFERENCING_LABELS`).
-    """
-    how = material.get("energy_referencing", pd.Series("mean_offset", index=material.index))
-    how = how.fillna("mean_offset")
-    referenced = material.get("energy_referenced_mae", pd.Series(np.nan, index=material.index))
-    shown = referenced.where(how == "relaxed_bulk", material["energy_mae_centered"])
-    return material.assign(
-        **{"E MAE (eV/atom)": shown, "E referenced to": how.map(REFERENCING_LABELS)}
-    )
-
-
 def _energy_panels(structure: pd.DataFrame) -> list[tuple[str, Any, Any]]:
     """Energy parity panels: referenced to the relaxed bulks, else mean offset removed."""
     panels = []
@@ -320,95 +305,6 @@ def _partial_banner(campaign: str, settings: PesbenchSettings) -> list[str]:
         "this report shows the results stored so far (references and predictions land as "
         "their jobs finish). Write it again when the run is done, or `pesbench status "
         f"{html.escape(campaign)}` to see what is left.</p>"
-    ]
-
-
-def _conventions_note(structure: pd.DataFrame) -> list[str]:
-    """Which energies each model predicts, and what was done where they meet DFT."""
-    if "energy_convention_model" not in structure or structure.empty:
-        return []
-    items = []
-    for model_id, rows in structure.groupby("model_id"):
-        convention = str(rows["energy_convention_model"].dropna().iloc[0]) if len(rows) else ""
-        text = CONVENTION_TEXT.get(convention, convention)  # type: ignore[call-overload]
-        if convention == "mp2020":
-            shift = rows["energy_correction_per_atom_model"].dropna()
-            if len(shift):
-                text += f"; removed: {shift.min():.3f} to {shift.max():.3f} eV/atom"
-        items.append(f"<li><b>{html.escape(str(model_id))}</b>: {html.escape(text)}</li>")
-    return [
-        '<p class="note">Energy conventions. DFT energies are raw total energies; every '
-        "model's energies are compared on that footing: a model that learned MP2020-corrected "
-        "energies (CHGNet on MPtrj) has the MP2020 correction of each structure and of its "
-        "relaxed bulk removed (pymatgen's MaterialsProject2020Compatibility, MP's U set), a "
-        "raw model is compared as predicted. Forces and stress are unaffected.</p>",
-        f'<ul class="note">{"".join(items)}</ul>',
-    ]
-
-
-def r2scan_route(model_id: str, tuned: set[str]) -> str:
-    """How a model reached r2SCAN from GGA-trained weights, in words."""
-    if model_id in tuned:
-        return "fine-tuned (AtomRef refitted)"
-    if model_id.startswith("7net-mf"):
-        return "multi-fidelity"
-    if model_id == "chgnet-r2scan":
-        return "transfer learning"
-    return "other"
-
-
-def _r2scan_routes(material: pd.DataFrame, tuned: pd.DataFrame) -> list[str]:
-    """The r2SCAN-trained models on the same r2SCAN references, one row per model."""
-    if material.empty or "functional" not in material:
-        return []
-    native = material[(material["functional"] == "r2SCAN") & (material["pairing"] == "native")]
-    if native.empty:
-        return []
-    tuned_ids = set(tuned["model_id"]) if not tuned.empty else set()
-    shown = energy_summary(native)
-    rows = []
-    for model_id, group in shown.groupby("model_id"):
-        n = group["n_structures"].astype(float)
-        rows.append(
-            {
-                "model_id": model_id,
-                "route from GGA": r2scan_route(str(model_id), tuned_ids),
-                "materials": ", ".join(sorted(group["formula"].unique())),
-                "n_structures": int(n.sum()),
-                "E MAE (eV/atom)": float((group["E MAE (eV/atom)"] * n).sum() / n.sum()),
-                "E referenced to": ", ".join(sorted(group["E referenced to"].dropna().unique())),
-                "force MAE (eV/Å)": float((group["force_mae"] * n).sum() / n.sum()),
-                "softening scale (median)": float(group["softening_scale"].median()),
-            }
-        )
-    table = pd.DataFrame(rows)
-    return [
-        "<h3>Routes from GGA to r2SCAN, on the same r2SCAN references</h3>",
-        '<p class="note">Each r2SCAN-trained model against the campaign\'s r2SCAN references '
-        "(means over materials and categories weighted by structures; softening: median of "
-        "the per-material scales). Transfer learning: CHGNet fine-tuned on MP r2SCAN; "
-        "multi-fidelity: one SevenNet trained on GGA and r2SCAN data with a head per "
-        "functional; fine-tuned: pesbench's own fine-tune of CHGNet with its AtomRef "
-        "refitted (pesbench finetune), when one predicted in the campaign.</p>",
-        _table(table, list(table.columns)),
-    ]
-
-
-def _softening_by_model(material: pd.DataFrame) -> list[str]:
-    """The softening scale per material and category, the models side by side."""
-    table = material.pivot_table(
-        index=["functional", "formula", "category"],
-        columns="model_id",
-        values="softening_scale",
-        aggfunc="first",
-    ).reset_index()
-    table.columns = [str(c) for c in table.columns]
-    return [
-        "<h2>Softening scale across models</h2>",
-        '<p class="note">Force softening scale s (the through-origin slope of model vs DFT '
-        "force components; s &lt; 1: the model's PES is softer) of each model against the "
-        "references of the functional it was trained on, per material and category.</p>",
-        _table(table, list(table.columns)),
     ]
 
 
@@ -446,9 +342,9 @@ def _comparison_parts(
             "absolute with the model's mean offset removed.</p>"
         )
         result.figures.append("energy parity")
-    parts += _conventions_note(structure)
+    parts += conventions_note(structure)
     if material["softening_scale"].notna().any():
-        parts += _softening_by_model(material)
+        parts += softening_by_model(material)
         fig = softening_distribution_figure(material)
         parts += ["<h2>Softening scale per category</h2>", _img(figure_png(fig), "softening")]
         result.figures.append("softening distribution")
@@ -523,7 +419,7 @@ def write_report(
     parts.append(f'<p class="note">{html.escape(text)}</p>')
     models = sorted(set(material.get("model_id", [])) | {p.model.side for p in relaxed.pairs})
     tuned, fits, warnings = _corrections(campaign, models, settings)
-    parts += _r2scan_routes(material, tuned)
+    parts += r2scan_routes(material, tuned)
     parts.append("<h2>Corrected models</h2>")
     for name, frame in (("finetunes", tuned), ("scale_fits", fits)):
         if not frame.empty:
