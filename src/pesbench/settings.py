@@ -262,7 +262,8 @@ def _where(name: str, init_kwargs: dict[str, Any], path: Path | None) -> str:
 
 def redact_uri(text: str) -> str:
     """``text`` with the password of any MongoDB URI in it replaced by ``***``."""
-    return re.sub(r"(//[^:/@]+:)[^@]*@", r"\1***@", text)
+    # a URI's password has '@', '/' and ':' percent-encoded
+    return re.sub(r"(//[^:/@\s]+:)[^@/\s]*@", r"\1***@", text)
 
 
 def _describe(exc: ValidationError, init_kwargs: dict[str, Any]) -> str:

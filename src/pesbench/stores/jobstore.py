@@ -1,20 +1,66 @@
-"""The jobflow ``JobStore``: a MongoDB docs store plus a GridFS store for large arrays."""
+"""The jobflow ``JobStore``: a MongoDB docs store plus a GridFS store for large arrays.
+
+A FireWorks job carries its store, serialized, in its spec (the ``fireworks`` and
+``launches`` collections, each launch folder's ``FW.json``). The stores here serialize their
+database and collection but never the URI, which may hold a password: the worker that loads
+one connects with its own settings, as every other collection of a job does.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from jobflow import JobStore
+from maggma.core import Store
 from maggma.stores import GridFSStore, MongoStore
 
-from pesbench.settings import PesbenchSettings, get_settings
+from pesbench.settings import PesbenchSettings, get_settings, redact_uri
 from pesbench.stores.connection import database_uri
 
-__all__ = ["DATA_STORE", "JOBS_COLLECTION", "get_job_store"]
+__all__ = [
+    "DATA_STORE",
+    "JOBS_COLLECTION",
+    "SettingsGridFSStore",
+    "SettingsMongoStore",
+    "get_job_store",
+]
 
 JOBS_COLLECTION = "jobs"
 """Collection of the jobflow job outputs (the ``docs_store``)."""
 
 DATA_STORE = "data"
 """Name of the additional store for large arrays: ``@job(data="forces")`` sends there."""
+
+
+class _UriFromSettings(Store):
+    """Serialized without ``uri``; loaded so, connects to the settings' database URI."""
+
+    uri: str | None
+    database: str
+    collection_name: str
+
+    def connect(self, force_reset: bool = False) -> None:
+        """Connect, to :func:`~pesbench.stores.connection.database_uri` if no URI is set."""
+        if self.uri is None:
+            self.uri = database_uri()
+        super().connect(force_reset=force_reset)  # type: ignore[safe-super]  # next in MRO
+
+    @property
+    def name(self) -> str:
+        """The URI, password redacted (``settings`` before it connects), and the collection."""
+        return f"{redact_uri(self.uri or 'settings')} {self.database}.{self.collection_name}"
+
+    def as_dict(self) -> dict[str, Any]:
+        """The monty dict of the store, ``uri`` left out."""
+        return {**super().as_dict(), "uri": None}
+
+
+class SettingsMongoStore(_UriFromSettings, MongoStore):
+    """The job documents' ``MongoStore``; serialized without its URI."""
+
+
+class SettingsGridFSStore(_UriFromSettings, GridFSStore):
+    """The large arrays' ``GridFSStore``; serialized without its URI."""
 
 
 def get_job_store(
@@ -39,10 +85,12 @@ def get_job_store(
     -------
     JobStore
         Not connected yet: jobflow connects it when it runs a flow (``store.connect()``
-        to use it by hand).
+        to use it by hand). Serialized (a FireWorks spec), it holds no URI: see the module.
     """
     settings = settings or get_settings()
     uri = database_uri(settings, start=start)
-    docs = MongoStore(settings.db_name, collection, uri=uri, key="uuid")
-    data = GridFSStore(settings.db_name, f"{collection}_{DATA_STORE}", uri=uri, compression=True)
+    docs = SettingsMongoStore(settings.db_name, collection, uri=uri, key="uuid")
+    data = SettingsGridFSStore(
+        settings.db_name, f"{collection}_{DATA_STORE}", uri=uri, compression=True
+    )
     return JobStore(docs, additional_stores={DATA_STORE: data})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -29,6 +30,14 @@ CATEGORIES = (DFT_CATEGORY, MLIP_CATEGORY)
 
 Scheduler = Literal["slurm", "pbs", "none"]
 _Q_TYPES = {"slurm": "SLURM", "pbs": "PBS"}
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path``, readable by its owner only (it may hold a password)."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)  # a file written before keeps its mode otherwise
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(text)
 
 
 def write_worker_files(
@@ -72,7 +81,8 @@ def write_worker_files(
     Returns
     -------
     list of Path
-        The files written.
+        The files written. ``my_launchpad.yaml`` holds the database URI, password included
+        (the worker logs in with it): only its owner may read it (mode 0600).
     """
     if category not in CATEGORIES:
         raise ValueError(f"unknown worker category {category!r}; known: {', '.join(CATEGORIES)}")
@@ -81,7 +91,7 @@ def write_worker_files(
     directory.mkdir(parents=True, exist_ok=True)
     launchpad_file = directory / "my_launchpad.yaml"
     fworker_file = directory / "my_fworker.yaml"
-    get_launchpad(settings).to_file(str(launchpad_file))
+    _write_private(launchpad_file, get_launchpad(settings).to_format("yaml"))
     FWorker(name=f"pesbench-{category}", category=category).to_file(str(fworker_file))
     written = [launchpad_file, fworker_file]
     if scheduler == "none":
