@@ -161,8 +161,8 @@ def held_out_routes(native: pd.DataFrame, tuned: pd.DataFrame) -> list[str]:
             '<p class="note">The fine-tune trained on other materials (train: '
             f"{html.escape(str(fine.get('train') or ''))}); every route on these "
             "materials' r2SCAN references. Force errors only: the fine-tune learned this "
-            "code's energy zero, the others are compared on energies over their relaxed "
-            "bulks.</p>",
+            "code's energy zero, while the other models' energy errors are referenced as "
+            "the table above says.</p>",
             _table(table, list(table.columns)),
         ]
     return parts
