@@ -194,10 +194,6 @@ def test_job_store_serializes_without_the_uri(auth_mongod: str) -> None:
             loaded.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli/db.py status and cli/doctor.py check_database print settings.db_uri unredacted",
-)
 def test_db_status_and_doctor_show_no_password(auth_mongod: str, tmp_path: Path) -> None:
     runner = CliRunner()
     dead = auth_mongod.replace(auth_mongod.split("@")[1].split("/")[0], f"127.0.0.1:{free_port()}")

@@ -6,7 +6,7 @@ import typer
 
 from pesbench.cli.console import console
 from pesbench.errors import DatabaseError
-from pesbench.settings import get_settings
+from pesbench.settings import get_settings, redact_uri
 from pesbench.stores import local_server, ping, require_database
 
 __all__ = ["CHECK_TIMEOUT_MS", "check_database", "db_app"]
@@ -65,7 +65,7 @@ def status() -> None:
     settings = get_settings()
     if settings.db_uri:
         version = ping(settings.db_uri)
-        console.print(f"uri: {settings.db_uri} (PESBENCH_DB_URI)")
+        console.print(f"uri: {redact_uri(settings.db_uri)} (PESBENCH_DB_URI)")
         console.print(f"database: {settings.db_name}")
         if version is None:
             console.print("[red]not answering[/]")

@@ -10,7 +10,7 @@ from pesbench.cli.run import print_summary, run_with_progress
 from pesbench.errors import PesbenchError
 from pesbench.makers.finetune import FineTuneMaker, run_finetune
 from pesbench.schemas.correction import FineTuneDoc
-from pesbench.settings import get_settings
+from pesbench.settings import get_settings, redact_uri
 from pesbench.stores import database_uri
 from pesbench.stores.corrections import load_corrections
 from pesbench.stores.report import write_report
@@ -33,7 +33,7 @@ def demo() -> None:
     broken = [row for row in run_checks(settings) if row.status == FAILED]
     for row in broken:
         console.print(f"[red]{row.component}:[/] {row.detail} ({row.fix})")
-    console.print(f"MongoDB: {database_uri(settings)} (database {settings.db_name})")
+    console.print(f"MongoDB: {redact_uri(database_uri(settings))} (database {settings.db_name})")
     with as_file(files("pesbench.workflows").joinpath("quickstart")) as folder:
         spec = load_spec(folder / "quickstart.yaml")
         with console.status("checking the DFT engine and the models"):

@@ -18,7 +18,7 @@ from pesbench.engines.gpaw.run import gpaw_command
 from pesbench.engines.vasp import VaspEngine, potcar_dir
 from pesbench.errors import PesbenchError
 from pesbench.mlip.registry import model_status
-from pesbench.settings import PesbenchSettings, get_settings
+from pesbench.settings import PesbenchSettings, get_settings, redact_uri
 from pesbench.stores import find_mongod, local_server, ping
 
 __all__ = ["Check", "doctor", "run_checks"]
@@ -57,7 +57,7 @@ def check_database(settings: PesbenchSettings) -> Check:
             return Check(
                 "MongoDB (PESBENCH_DB_URI)",
                 FAILED,
-                f"{settings.db_uri} does not answer",
+                f"{redact_uri(settings.db_uri)} does not answer",
                 "start that server or correct PESBENCH_DB_URI; unset it to use a managed local one",
             )
         return Check(
