@@ -125,6 +125,7 @@ def warnings_to_log() -> Path | None:
         handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
         logger.addHandler(handler)
     logger.propagate = False
+    logging.captureWarnings(False)  # re-install even if something replaced showwarning since
     logging.captureWarnings(True)
     return path
 
