@@ -107,7 +107,8 @@ def write_markdown(results: dict[str, Any], path: Path) -> None:
         "",
         "### mongod restarts",
         "",
-        "| # | t (s) | at jobs completed | how | down (s) | back by a worker after (s) | "
+        "| # | t (s) | at jobs completed | how | until `db start` returned (s) | "
+        "a worker had restarted it after (s) | "
         "port before / after |",
         "|---|---|---|---|---|---|---|",
     ]
