@@ -45,3 +45,24 @@ def test_a_dead_workers_claim_is_taken_over(db_settings: PesbenchSettings) -> No
 def test_a_stored_result_is_not_computed(db_settings: PesbenchSettings) -> None:
     result, computed = compute_once("k", lambda: "again", lambda: "stored")
     assert (result, computed) == ("stored", False)
+
+
+def test_the_claim_of_a_dead_process_here_is_taken_at_once(
+    db_settings: PesbenchSettings,
+) -> None:
+    import socket
+    import subprocess
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()  # a pid that ran here and exited
+    future = datetime.now(UTC) + timedelta(hours=1)  # its lease still runs
+    with MongoClient(db_settings.db_uri) as client:
+        claims = client[db_settings.db_name].claims
+        claims.create_index("key", unique=True)
+        owner = f"{socket.gethostname()}:{dead.pid}:x"
+        claims.insert_one({"key": "k", "owner": owner, "expires_at": future})
+        claims.insert_one({"key": "live", "owner": "other-host:1:x", "expires_at": future})
+    with claim("k") as mine:
+        assert mine
+    with claim("live") as mine:
+        assert not mine  # another machine's: its lease decides

@@ -4,8 +4,10 @@ Before a job computes a result (a reference, say), it claims the result's key in
 ``claims`` collection: an insert under a unique index, which exactly one worker wins. The
 winner renews its lease while it works (a heartbeat thread) and releases the claim when it
 is done; a worker that dies stops renewing, and once the lease has run out another worker
-takes the claim over (an atomic find-and-update on the expired claim). A worker that loses
-waits for the winner's result to land in its collection, or for the claim to fall free.
+takes the claim over (an atomic find-and-update on the expired claim); a claim whose owner
+was a process of this machine that no longer runs is taken over at once. A worker that
+loses waits for the winner's result to land in its collection, or for the claim to fall
+free.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
 from pymongo.errors import DuplicateKeyError
@@ -28,8 +31,9 @@ from pesbench.stores.connection import open_collection
 __all__ = ["CLAIMS_COLLECTION", "LEASE_S", "ClaimLost", "claim", "compute_once"]
 
 CLAIMS_COLLECTION = "claims"
-LEASE_S = 300.0
-"""Seconds a claim lasts without renewal: how long a dead worker's claim blocks the key."""
+LEASE_S = 120.0
+"""Seconds a claim lasts without renewal: how long the claim of a worker that died on
+another machine blocks the key (one that died on this machine is taken over at once)."""
 _POLL_S = 5.0
 
 T = TypeVar("T")
@@ -59,10 +63,34 @@ def _try_claim(collection: Any, key: str, owner: str, lease_s: float) -> bool:
         collection.insert_one(dict(doc))  # insert_one adds an _id to what it is given
         return True
     except DuplicateKeyError:
-        taken = collection.find_one_and_update(
-            {"key": key, "expires_at": {"$lt": now}}, {"$set": doc}
-        )
+        pass
+    taken = collection.find_one_and_update({"key": key, "expires_at": {"$lt": now}}, {"$set": doc})
+    if taken is not None:
+        return True
+    held = collection.find_one({"key": key}, {"owner": 1})
+    if held is not None and _dead_here(str(held.get("owner", ""))):
+        # its worker died on this machine: no need to wait for the lease to run out
+        taken = collection.find_one_and_update({"key": key, "owner": held["owner"]}, {"$set": doc})
         return taken is not None
+    return False
+
+
+def _dead_here(owner: str) -> bool:
+    """Whether ``owner`` (``host:pid:tag``) is a process of this host that no longer runs."""
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    try:  # a zombie has exited: its claim is dead too
+        return Path(f"/proc/{pid_text}/stat").read_text().split()[2] == "Z"
+    except (OSError, IndexError):
+        return False
 
 
 @contextmanager
