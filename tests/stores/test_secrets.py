@@ -3,8 +3,8 @@
 A real mongod with ``--auth`` and a user with a password; a campaign run here (jobflow) and
 one through FireWorks workers; then every document of every database, every file written
 (run folders, FireWorks launch folders, reports, tables, worker configuration), every log
-record and every CLI output is searched for the password. The one file that must hold it,
-the worker's ``my_launchpad.yaml``, is readable by its owner only.
+record and every CLI output is searched for the password. The files that must hold it,
+the worker's ``my_launchpad.yaml`` and ``pesbench-worker.yaml``, is readable by its owner only.
 """
 
 from __future__ import annotations
@@ -164,7 +164,11 @@ def test_no_password_in_documents_files_logs_or_output(
             outputs[label] = result.output
         assert (tmp_path / "report" / "report.html").is_file()
     # the worker needs the password to log in: only there, and only its owner reads it
-    needed = {tmp_path / d / "my_launchpad.yaml" for d in ("fworker", "fworker-api")}
+    needed = {
+        tmp_path / d / name
+        for d in ("fworker", "fworker-api")
+        for name in ("my_launchpad.yaml", "pesbench-worker.yaml")  # its pesbench settings
+    }
     captured = capfd.readouterr()
     leaks = {
         "documents": _documents_with_password(auth_mongod),

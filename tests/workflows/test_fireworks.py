@@ -48,8 +48,12 @@ def test_worker_files(db_settings: PesbenchSettings, tmp_path: Path, scheduler: 
         gpus=1,  # type: ignore[arg-type]
     )
     names = sorted(path.name for path in files)
-    expected = ["my_fworker.yaml", "my_launchpad.yaml"]
-    assert names == (expected if scheduler == "none" else [*expected, "my_qadapter.yaml"])
+    expected = ["my_fworker.yaml", "my_launchpad.yaml", "pesbench-worker.yaml"]
+    assert names == (expected if scheduler == "none" else sorted([*expected, "my_qadapter.yaml"]))
+    # the worker's pesbench settings: the LaunchPad's database (job outputs, results)
+    config = yaml.safe_load((tmp_path / "w" / "pesbench-worker.yaml").read_text())
+    assert config == {"db_uri": db_settings.db_uri, "db_name": db_settings.db_name}
+    assert (tmp_path / "w" / "pesbench-worker.yaml").stat().st_mode & 0o777 == 0o600
     fworker = yaml.safe_load((tmp_path / "w" / "my_fworker.yaml").read_text())
     assert fworker["category"] == DFT_CATEGORY
     launchpad = yaml.safe_load((tmp_path / "w" / "my_launchpad.yaml").read_text())
@@ -61,6 +65,10 @@ def test_worker_files(db_settings: PesbenchSettings, tmp_path: Path, scheduler: 
         assert qadapter["queue"] == "debug"
         assert "rlaunch" in qadapter["rocket_launch"]
         assert qadapter["rocket_launch"].endswith("singleshot")
+        assert (
+            f"export PESBENCH_CONFIG={tmp_path / 'w' / 'pesbench-worker.yaml'}"
+            in (qadapter["pre_rocket"])
+        )
 
 
 def test_unknown_category_rejected(tmp_path: Path) -> None:

@@ -8,10 +8,12 @@ import sys
 from pathlib import Path
 from typing import Literal
 
+import yaml
 from fireworks import FWorker
 from fireworks.user_objects.queue_adapters.common_adapter import CommonAdapter
 
 from pesbench.settings import PesbenchSettings, get_settings
+from pesbench.stores.connection import database_uri
 from pesbench.stores.launchpad import get_launchpad
 
 __all__ = [
@@ -81,8 +83,10 @@ def write_worker_files(
     Returns
     -------
     list of Path
-        The files written. ``my_launchpad.yaml`` holds the database URI, password included
-        (the worker logs in with it): only its owner may read it (mode 0600).
+        The files written. ``my_launchpad.yaml`` and ``pesbench-worker.yaml`` (the worker's
+        pesbench settings: the same database; queue jobs get ``PESBENCH_CONFIG`` pointing
+        to it) hold the database URI, password included (the worker logs in with it): only
+        their owner may read them (mode 0600).
     """
     if category not in CATEGORIES:
         raise ValueError(f"unknown worker category {category!r}; known: {', '.join(CATEGORIES)}")
@@ -92,8 +96,15 @@ def write_worker_files(
     launchpad_file = directory / "my_launchpad.yaml"
     fworker_file = directory / "my_fworker.yaml"
     _write_private(launchpad_file, get_launchpad(settings).to_format("yaml"))
+    # the worker's pesbench settings: the same database as the LaunchPad (job outputs and
+    # results); 0600 like the LaunchPad file, since the URI may hold a password
+    config_file = directory / "pesbench-worker.yaml"
+    _write_private(
+        config_file,
+        yaml.safe_dump({"db_uri": database_uri(settings), "db_name": settings.db_name}),
+    )
     FWorker(name=f"pesbench-{category}", category=category).to_file(str(fworker_file))
-    written = [launchpad_file, fworker_file]
+    written = [launchpad_file, fworker_file, config_file]
     if scheduler == "none":
         return written
 
@@ -111,7 +122,12 @@ def write_worker_files(
         "ntasks": cores,
         "walltime": walltime,
         "job_name": f"pesbench-{category}",
-        "pre_rocket": pre_rocket or f"export PATH={shlex.quote(str(bin_dir))}:$PATH",
+        "pre_rocket": "\n".join(
+            [
+                pre_rocket or f"export PATH={shlex.quote(str(bin_dir))}:$PATH",
+                f"export PESBENCH_CONFIG={shlex.quote(str(config_file))}",
+            ]
+        ),
     }
     if queue:
         options["queue"] = queue
