@@ -7,7 +7,7 @@ Universal potentials trained on the same DFT data do not all predict the same en
   PBE/PBE+U energy plus the MP2020 anion corrections (oxide, peroxide, superoxide, F, Cl,
   N, H, S, ...) and the GGA/GGA+U mixing corrections of the transition metals with U
   (Wang et al., Sci. Rep. 11, 15496 (2021); pymatgen's
-  ``MaterialsProject2020Compatibility``). Measured here (``../shared/notes/models.md``):
+  ``MaterialsProject2020Compatibility``). Measured on this project's machine (docs/models.md):
   CHGNet's MgO and LiF energies lie 0.34 and 0.22 eV/atom below SevenNet's, the oxide and
   fluoride corrections per atom (-0.687/2, -0.462/2); Si, which has none, differs by 0.09.
 - **Raw** (``"raw"``). SevenNet (its checkpoints name their data
