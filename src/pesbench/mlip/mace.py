@@ -30,7 +30,8 @@ __all__ = ["MACEPredictor", "import_mace", "load_mace"]
 
 
 def import_mace() -> Any:
-    """Import mace (first, so that e3nn loads under torch 2.13; see notes/stack.md)."""
+    """Import mace, letting torch unpickle its full model objects (torch 2.13 defaults to
+    ``weights_only=True``, which a MACE ``.model`` file cannot satisfy)."""
     os.environ.setdefault("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
     import mace
 
