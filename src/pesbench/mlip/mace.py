@@ -30,8 +30,11 @@ __all__ = ["MACEPredictor", "import_mace", "load_mace"]
 
 
 def import_mace() -> Any:
-    """Import mace, letting torch unpickle its full model objects (torch 2.13 defaults to
-    ``weights_only=True``, which a MACE ``.model`` file cannot satisfy)."""
+    """Import mace, letting torch unpickle its full model objects.
+
+    torch 2.13 loads with ``weights_only=True`` by default, which a MACE ``.model`` file
+    (a pickled module) cannot satisfy.
+    """
     os.environ.setdefault("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
     import mace
 
