@@ -308,13 +308,11 @@ def _model_footing(
     if convention != "mp2020":
         return fields
     try:
-        for key, doc in (
-            ("energy_correction_per_atom_model", structure),
-            ("bulk_correction_per_atom", (bulk or {}).get("structure")),
-        ):
-            if doc is not None:
-                cell = Structure.from_dict(doc)
-                fields[key] = mp2020_correction(cell) / len(cell)
+        if structure is not None:
+            cell = Structure.from_dict(structure)
+            fields["energy_correction_per_atom_model"] = mp2020_correction(cell) / len(cell)
+        if bulk is not None and bulk.get("structure") is not None:
+            fields["bulk_correction_per_atom"] = _bulk_correction(bulk)
     except ValueError as exc:
         fields |= {
             "energy_correction_per_atom_model": None,
@@ -322,6 +320,22 @@ def _model_footing(
             "energy_footing_note": f"energies as predicted (MP2020-corrected): {exc}",
         }
     return fields
+
+
+_BULK_CORRECTIONS: dict[str, float] = {}
+"""MP2020 correction per atom of each relaxed bulk, by relaxation_id: one bulk serves every
+comparison of its material, and a relaxation's structure never changes under its id."""
+
+
+def _bulk_correction(bulk: dict[str, Any]) -> float:
+    """:func:`mp2020_correction` per atom of a relaxed bulk, computed once per relaxation."""
+    key = str(bulk["relaxation_id"])
+    if key not in _BULK_CORRECTIONS:
+        if len(_BULK_CORRECTIONS) > 10_000:  # bounded: a long-lived builder process
+            _BULK_CORRECTIONS.clear()
+        cell = Structure.from_dict(bulk["structure"])
+        _BULK_CORRECTIONS[key] = mp2020_correction(cell) / len(cell)
+    return _BULK_CORRECTIONS[key]
 
 
 def _referenced_energies(
