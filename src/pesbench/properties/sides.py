@@ -34,7 +34,7 @@ from pymatgen.io.ase import AseAtomsAdaptor
 from pesbench.analysis.conventions import raw_energy
 from pesbench.engines.base import DFTEngine, EngineError
 from pesbench.mlip.base import EV_PER_A3_TO_GPA, Predictor
-from pesbench.relax import RelaxOutcome, relax_atoms
+from pesbench.relax import RelaxOutcome, relax_atoms, relax_many
 from pesbench.schemas.base import Functional
 from pesbench.schemas.ids import structure_id
 from pesbench.schemas.reference import hash_inputs
@@ -54,6 +54,7 @@ __all__ = [
     "RelaxationCache",
     "Side",
     "outcome_to_doc",
+    "predict_ase",
 ]
 
 
@@ -67,6 +68,48 @@ class RelaxationCache(Protocol):
     def put(self, doc: RelaxationDoc) -> None:
         """Store ``doc`` (an upsert on its relaxation_id)."""
         ...
+
+
+def predict_ase(
+    predictor: Predictor, structures: Sequence[Atoms], atom_budget: int | None = None
+) -> list[dict[str, Any] | str]:
+    """A model's results for ASE structures, in one :meth:`~Predictor.predict` call.
+
+    Parameters
+    ----------
+    predictor
+        The model; its forward passes are batched by ``atom_budget`` atoms.
+    structures
+        ASE ``Atoms`` (converted with pymatgen's ``AseAtomsAdaptor``).
+    atom_budget
+        Most atoms per forward pass (default: the model's for its device).
+
+    Returns
+    -------
+    list
+        Per structure, the results an ASE calculator holds (``energy``, ``free_energy``,
+        ``forces``, Voigt ``stress`` in eV/Å³, ASE's sign), or ``"<model id>: <reason>"``
+        where the model has none (:data:`pesbench.relax.Evaluate`).
+    """
+    preds = predictor.predict(
+        [AseAtomsAdaptor.get_structure(atoms) for atoms in structures], atom_budget=atom_budget
+    )
+    out: list[dict[str, Any] | str] = []
+    for k in range(len(structures)):
+        if preds.failures[k] is not None:
+            out.append(f"{predictor.model_id}: {preds.failures[k]}")
+            continue
+        stress = np.asarray(preds.stresses[k]) / EV_PER_A3_TO_GPA  # GPa -> eV/Å³
+        energy = float(preds.energies[k])  # type: ignore[arg-type]
+        out.append(
+            {
+                "energy": energy,
+                "free_energy": energy,
+                "forces": np.asarray(preds.forces[k]),
+                "stress": stress.reshape(3, 3)[[0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1]],
+            }
+        )
+    return out
 
 
 class PredictorCalculator(Calculator):
@@ -90,17 +133,10 @@ class PredictorCalculator(Calculator):
         """Predict energy, forces and stress of ``atoms``."""
         super().calculate(atoms, properties, system_changes)
         assert self.atoms is not None
-        structure = AseAtomsAdaptor.get_structure(self.atoms)
-        preds = self.predictor.predict([structure])
-        if preds.failures[0] is not None:
-            raise RuntimeError(f"{self.predictor.model_id}: {preds.failures[0]}")
-        stress = np.asarray(preds.stresses[0]) / EV_PER_A3_TO_GPA  # GPa -> eV/Å³
-        self.results = {
-            "energy": float(preds.energies[0]),  # type: ignore[arg-type]
-            "free_energy": float(preds.energies[0]),  # type: ignore[arg-type]
-            "forces": np.asarray(preds.forces[0]),
-            "stress": stress.reshape(3, 3)[[0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1]],
-        }
+        result = predict_ase(self.predictor, [self.atoms])[0]
+        if isinstance(result, str):
+            raise RuntimeError(result)
+        self.results = result
 
 
 def outcome_to_doc(
@@ -225,7 +261,76 @@ class Side(ABC):
             stored = self.cache.get(relax_id)
             if stored is not None:
                 return self._report(stored)
-        doc = self._relax(structure, resolved, relax_id, parent_id)
+        return self._store(self._relax(structure, resolved, relax_id, parent_id))
+
+    def relax_many(
+        self,
+        structures: Sequence[Structure],
+        settings: RelaxSettings,
+        *,
+        parent_ids: Sequence[str | None] | None = None,
+    ) -> list[RelaxationDoc]:
+        """Relax every structure with the same settings, as :meth:`relax` would one by one.
+
+        Stored relaxations are looked up first; the others are run together where the
+        side can (a model: :meth:`ModelSide._relax_many`, its batched forward pass) and
+        each is stored. A structure given twice is relaxed once.
+
+        Parameters
+        ----------
+        structures
+            Initial structures.
+        settings
+            The same for all (resolved here).
+        parent_ids
+            Index-aligned with ``structures`` (see :meth:`relax`).
+
+        Returns
+        -------
+        list[RelaxationDoc]
+            Index-aligned with ``structures``.
+        """
+        parents = list(parent_ids) if parent_ids is not None else [None] * len(structures)
+        if len(parents) != len(structures):
+            raise ValueError(f"{len(parents)} parent_ids for {len(structures)} structures")
+        resolved = self.resolve(settings)
+        ids = [relaxation_id(s, self.key_for(s), resolved) for s in structures]
+        found: dict[str, RelaxationDoc] = {}
+        todo: dict[str, int] = {}
+        for k, relax_id in enumerate(ids):
+            if relax_id in found or relax_id in todo:
+                continue
+            stored = self.cache.get(relax_id) if self.cache is not None else None
+            if stored is not None:
+                found[relax_id] = self._report(stored)
+            else:
+                todo[relax_id] = k
+        if todo:
+            docs = self._relax_many(
+                [structures[k] for k in todo.values()],
+                resolved,
+                list(todo),
+                [parents[k] for k in todo.values()],
+            )
+            for relax_id, doc in zip(todo, docs, strict=True):
+                found[relax_id] = self._store(doc)
+        return [found[relax_id] for relax_id in ids]
+
+    def _relax_many(
+        self,
+        structures: list[Structure],
+        settings: RelaxSettings,
+        relax_ids: list[str],
+        parent_ids: list[str | None],
+    ) -> list[RelaxationDoc]:
+        """Run the relaxations (settings resolved); one by one unless a side batches them."""
+        return [
+            self._relax(s, settings, relax_id, parent)
+            for s, relax_id, parent in zip(structures, relax_ids, parent_ids, strict=True)
+        ]
+
+    def _store(self, doc: RelaxationDoc) -> RelaxationDoc:
+        """Tag ``doc`` with the campaign, store it in the cache and report it."""
         if self.campaign is not None:
             doc = doc.model_copy(update={"campaign": self.campaign, "campaigns": [self.campaign]})
         if self.cache is not None:
@@ -245,13 +350,25 @@ class Side(ABC):
 
 
 class ModelSide(Side):
-    """A uMLIP relaxing its own copy of every structure."""
+    """A uMLIP relaxing its own copy of every structure.
+
+    Parameters
+    ----------
+    predictor
+        The loaded model.
+    atom_budget
+        Most atoms per forward pass of :meth:`relax_many` (default: the model's for its
+        device, :data:`~pesbench.mlip.base.DEFAULT_ATOM_BUDGET`).
+    """
 
     kind = "model"
 
-    def __init__(self, predictor: Predictor, **kwargs: Any) -> None:
+    def __init__(
+        self, predictor: Predictor, *, atom_budget: int | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.predictor = predictor
+        self.atom_budget = atom_budget
 
     @property
     def label(self) -> str:
@@ -286,6 +403,31 @@ class ModelSide(Side):
         return outcome_to_doc(
             structure, outcome, side=self, settings=settings, relax_id=relax_id, parent_id=parent_id
         )
+
+    def _relax_many(
+        self,
+        structures: list[Structure],
+        settings: RelaxSettings,
+        relax_ids: list[str],
+        parent_ids: list[str | None],
+    ) -> list[RelaxationDoc]:
+        """All structures in lock step, one batched forward pass per optimizer step.
+
+        :func:`pesbench.relax.relax_many`: each structure has its own ASE optimizer, as in
+        :meth:`relax`, so the minima are those of one-by-one relaxations.
+        """
+        atoms = [AseAtomsAdaptor.get_atoms(s) for s in structures]
+
+        def evaluate(batch: Sequence[Atoms]) -> list[dict[str, Any] | str]:
+            return predict_ase(self.predictor, batch, self.atom_budget)
+
+        outcomes = relax_many(atoms, evaluate, **settings.optimizer_kwargs())
+        return [
+            outcome_to_doc(s, outcome, side=self, settings=settings, relax_id=rid, parent_id=pid)
+            for s, outcome, rid, pid in zip(
+                structures, outcomes, relax_ids, parent_ids, strict=True
+            )
+        ]
 
 
 class EngineSide(Side):
