@@ -5,17 +5,16 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from pymatgen.core import Element, Structure
 
 from pesbench.analysis.conventions import KNOWN_CONVENTIONS
-from pesbench.mlip.base import Predictor, RawResult, state_dict_checksum
+from pesbench.mlip.base import EV_PER_A3_TO_GPA, Predictor, RawResult, state_dict_checksum
 from pesbench.mlip.errors import ModelUnavailableError
 from pesbench.mlip.ids import CHGNET_VERSIONS, ModelSpec, find_local
 from pesbench.schemas.base import Functional
@@ -24,11 +23,13 @@ from pesbench.settings import PesbenchSettings
 
 __all__ = [
     "CHGNetPredictor",
-    "inference_gradients",
+    "SiLUStockDerivative",
+    "forward_without_graph",
     "load_chgnet",
     "model_card_path",
     "recorded_convention",
     "recorded_energies",
+    "use_stock_silu_derivative",
 ]
 
 N_ELEMENTS = 94
@@ -43,57 +44,112 @@ TRAINING_DATA = {
 :data:`pesbench.analysis.conventions.KNOWN_CONVENTIONS`."""
 
 
-@contextlib.contextmanager
-def inference_gradients() -> Iterator[None]:
-    """Inside the block, ``torch.autograd.grad`` builds no graph of the gradients.
+class _SiLUStockDerivative(torch.autograd.Function):
+    """SiLU whose derivative is the formula torch uses when the gradient graph is kept.
 
-    CHGNet computes forces and stress with ``create_graph=True`` so that a training loss can
-    differentiate them again; inference never does. Without it the numbers are the same
-    (``tests/mlip/test_chgnet_inference.py``: to 1e-5 on the wheel's weights) and a forward
-    pass keeps far less memory (issue 14). Only the calling thread's pass is meant: pesbench
-    predicts with one model at a time per process.
+    Under ``create_graph=True`` (CHGNet's own path) torch differentiates SiLU as
+    ``g * s * (1 + x * (1 - s))`` with ``s = sigmoid(x)``, a composite it can differentiate
+    again; without it, the fused ``silu_backward`` kernel, which rounds differently in float32
+    by up to one unit in the last place. Summed over CHGNet's layers that is ~2e-5 eV/Å of the
+    forces. With this derivative the pass without the graph gives the stock numbers bit for
+    bit (``tests/mlip/test_chgnet_inference.py``). Its backward is made of differentiable
+    operations, so a training step can still differentiate it twice.
     """
-    original = torch.autograd.grad
 
-    def grad(*args: Any, **kwargs: Any) -> Any:
-        kwargs["create_graph"] = False
-        return original(*args, **kwargs)
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(x)
+        return torch.nn.functional.silu(x)
 
-    torch.autograd.grad = grad
-    try:
-        yield
-    finally:
-        torch.autograd.grad = original
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+        (x,) = ctx.saved_tensors
+        sigmoid = torch.sigmoid(x)
+        return grad * sigmoid * (1.0 + x * (1.0 - sigmoid))
+
+
+class SiLUStockDerivative(torch.nn.SiLU):
+    """:class:`torch.nn.SiLU` with the derivative of :class:`_SiLUStockDerivative`."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``silu(x)``."""
+        return _SiLUStockDerivative.apply(x)
+
+
+def use_stock_silu_derivative(model: torch.nn.Module) -> int:
+    """Replace every :class:`torch.nn.SiLU` of ``model`` by :class:`SiLUStockDerivative`.
+
+    Same values and derivatives as CHGNet's own ``predict_structure`` (which keeps the
+    gradient graph); returns how many modules were replaced.
+    """
+    replaced = 0
+    for module in list(model.modules()):
+        for name, child in list(module.named_children()):
+            if type(child) is torch.nn.SiLU:
+                setattr(module, name, SiLUStockDerivative())
+                replaced += 1
+    return replaced
+
+
+def forward_without_graph(model: Any, structures: Sequence[Structure]) -> list[RawResult]:
+    """CHGNet's forward pass, with forces and stress taken without the gradient graph.
+
+    CHGNet's ``predict_structure`` differentiates the energy with ``create_graph=True`` so
+    that a training loss can differentiate forces and stress again; inference never does,
+    and that graph is most of a pass's memory (issue 14). This is CHGNet's ``forward``
+    (graphs, composition energy, ``_compute``) with the two derivatives taken here, in one
+    ``torch.autograd.grad`` call without the graph. Local to the call: nothing global is
+    patched. Numbers equal the stock path's once :func:`use_stock_silu_derivative` is applied.
+    """
+    from chgnet.model.model import BatchedGraph
+
+    device = next(model.parameters()).device
+    graphs = [model.graph_converter(s).to(device) for s in structures]
+    with torch.no_grad():  # depends on the composition only: no derivative
+        composition = 0 if model.composition_model is None else model.composition_model(graphs)
+    batch = BatchedGraph.from_graphs(
+        graphs,
+        bond_basis_expansion=model.bond_basis_expansion,
+        angle_basis_expansion=model.angle_basis_expansion,
+        compute_stress=True,
+    )
+    out = model._compute(batch)
+    energy, n_atoms = out["e"], out["atoms_per_graph"]
+    positions, strains = list(batch.atom_positions), list(batch.strains)
+    # CHGNet differentiates the total energy; _compute has divided it by the number of atoms
+    # (an intensive model): weighting by n restores the same derivative exactly (n / n = 1)
+    weights = n_atoms.to(energy.dtype) if model.is_intensive else torch.ones_like(energy)
+    grads = torch.autograd.grad(energy, positions + strains, grad_outputs=weights)
+    per_atom = (energy.detach() + composition).cpu().numpy()
+    results = []
+    for k, structure in enumerate(structures):
+        forces = -grads[k]
+        stress = grads[len(positions) + k] * (1 / batch.volumes[k] * EV_PER_A3_TO_GPA)
+        results.append(
+            RawResult(
+                energy=float(per_atom[k]) * len(structure),  # CHGNet gives eV/atom
+                forces=forces.cpu().numpy().astype(float),
+                stress=stress.cpu().numpy().astype(float),  # GPa, ASE sign
+            )
+        )
+    return results
 
 
 class CHGNetPredictor(Predictor):
-    """CHGNet through ``CHGNet.predict_structure(list, batch_size=len(list))``.
+    """CHGNet: its forward pass, forces and stress without the gradient graph.
 
-    Forces and stress are computed without the double-backward graph
-    (:func:`inference_gradients`); ``stock=True`` keeps CHGNet's own path.
+    :func:`forward_without_graph`, on a model whose SiLU layers differentiate as in
+    CHGNet's own path (:func:`use_stock_silu_derivative`, applied here).
     """
 
-    def __init__(self, model: object, info: ModelInfo, device: str, stock: bool = False) -> None:
+    def __init__(self, model: torch.nn.Module, info: ModelInfo, device: str) -> None:
         elements = frozenset(Element.from_Z(z).symbol for z in range(1, N_ELEMENTS + 1))
         super().__init__(info, device, elements)
+        use_stock_silu_derivative(model)
         self.model = model
-        self.stock = stock
 
     def _forward(self, structures: Sequence[Structure]) -> list[RawResult]:
-        with contextlib.nullcontext() if self.stock else inference_gradients():
-            preds = self.model.predict_structure(  # type: ignore[attr-defined]
-                list(structures), task="efs", batch_size=len(structures)
-            )
-        if isinstance(preds, dict):
-            preds = [preds]
-        return [
-            RawResult(
-                energy=float(np.asarray(p["e"]).item()) * len(s),  # CHGNet gives eV/atom
-                forces=np.asarray(p["f"], dtype=float),
-                stress=np.asarray(p["s"], dtype=float),  # GPa, ASE sign
-            )
-            for p, s in zip(preds, structures, strict=True)
-        ]
+        return forward_without_graph(self.model, structures)
 
 
 def load_chgnet(
