@@ -111,7 +111,8 @@ def test_emt_batched_equals_one_by_one_frame_by_frame(emt: Predictor, relax_cell
     ref = one_by_one(emt, cells, **kwargs)
     new = batched(emt, cells, **kwargs)
     for a, b in zip(ref, new, strict=True):
-        assert a.converged and b.converged, (a.reason, b.reason)
+        assert a.converged, a.reason
+        assert b.converged, b.reason
         assert a.n_steps == b.n_steps > 3
         assert len(a.energies) == len(b.energies) == a.n_steps + 1
         np.testing.assert_allclose(b.energies, a.energies, rtol=0, atol=1e-8)
@@ -144,12 +145,15 @@ def test_unconverged_reported_and_others_finish(emt: Predictor) -> None:
     kwargs = {"relax_cell": True, "fmax": 0.01, "max_steps": 12}
     ref = one_by_one(emt, cells, **kwargs)
     new = batched(emt, cells, **kwargs)
-    assert not ref[0].converged and not new[0].converged
-    assert new[0].n_steps == 12 and len(new[0].energies) == 13
+    assert not ref[0].converged
+    assert not new[0].converged
+    assert new[0].n_steps == 12
+    assert len(new[0].energies) == 13
     assert new[0].reason == ref[0].reason
     assert "not converged in 12 BFGS steps" in (new[0].reason or "")
     converged = [o for o in new[1:] if o.converged]
-    assert converged and all((o.max_force or 1.0) < 0.01 for o in converged)
+    assert converged
+    assert all((o.max_force or 1.0) < 0.01 for o in converged)
     assert [o.converged for o in new] == [o.converged for o in ref]
 
 
@@ -160,7 +164,8 @@ def test_structure_the_model_cannot_take_is_failed_alone(emt: Predictor) -> None
     cells.insert(1, rattled(silicon, 5))
     new = batched(emt, cells, fmax=0.02, max_steps=100)
     ref = one_by_one(emt, cells, fmax=0.02, max_steps=100)
-    assert not new[1].converged and new[1].energies == []
+    assert not new[1].converged
+    assert new[1].energies == []
     assert new[1].reason == ref[1].reason
     assert "Si" in (new[1].reason or "")
     assert all(o.converged for k, o in enumerate(new) if k != 1)
@@ -174,7 +179,9 @@ def test_single_points(emt: Predictor) -> None:
     ref = one_by_one(emt, cells, max_steps=0)
     new = batched(emt, cells, max_steps=0)
     for a, b in zip(ref, new, strict=True):
-        assert b.converged and b.n_steps == 0 and len(b.energies) == 1
+        assert b.converged
+        assert b.n_steps == 0
+        assert len(b.energies) == 1
         assert b.energies[0] == pytest.approx(a.energies[0], abs=1e-10)
 
 
@@ -187,7 +194,8 @@ def test_chgnet_batched_minima_match_one_by_one(chgnet: Predictor, relax_cell: b
     ref = one_by_one(chgnet, cells, **kwargs)
     new = batched(chgnet, cells, **kwargs)
     for cell, a, b in zip(cells, ref, new, strict=True):
-        assert a.converged and b.converged, (a.reason, b.reason)
+        assert a.converged, a.reason
+        assert b.converged, b.reason
         assert (b.max_force or 1.0) < fmax
         assert abs(b.energies[-1] - a.energies[-1]) / len(cell) < 1e-3
         assert abs(b.n_steps - a.n_steps) <= max(3, a.n_steps // 5), (a.n_steps, b.n_steps)
@@ -215,7 +223,8 @@ def test_model_side_relax_many_uses_cache_and_reports_failures(chgnet: Predictor
     first = side.relax(cells[0], settings)
     docs = side.relax_many([cells[0], americium, cells[1], cells[2], cells[1]], settings)
     assert docs[0] is first  # from the cache, not relaxed again
-    assert docs[1].status == "failed" and "Am" in (docs[1].failure_reason or "")
+    assert docs[1].status == "failed"
+    assert "Am" in (docs[1].failure_reason or "")
     assert all(d.status == "success" and d.converged for d in (docs[2], docs[3]))
     assert docs[4].relaxation_id == docs[2].relaxation_id
     assert len(cache.docs) == 4
