@@ -18,6 +18,7 @@ from pesbench.cli.doctor import doctor
 from pesbench.cli.finetune import finetune, fit_scale
 from pesbench.cli.fworker import fworker_app
 from pesbench.cli.generate import generate
+from pesbench.cli.import_data import import_data
 from pesbench.cli.import_vasp import import_vasp
 from pesbench.cli.init import init
 from pesbench.cli.models import models
@@ -47,6 +48,7 @@ app = typer.Typer(
 app.add_typer(db_app, name="db")
 app.add_typer(fworker_app, name="fworker")
 app.command()(doctor)
+app.command(name="import")(import_data)
 app.command(name="import-vasp")(import_vasp)
 app.command()(demo)
 app.command()(generate)

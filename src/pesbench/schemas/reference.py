@@ -6,11 +6,11 @@ import hashlib
 import json
 from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pesbench.schemas.base import Functional, PesResultDoc, StructureField
 
-__all__ = ["ReferenceDoc", "hash_inputs", "reference_id"]
+__all__ = ["ImportProvenance", "ReferenceDoc", "hash_inputs", "reference_id"]
 
 
 def hash_inputs(settings: dict[str, Any]) -> str:
@@ -28,6 +28,31 @@ def hash_inputs(settings: dict[str, Any]) -> str:
 def reference_id(structure_id: str, functional: str, input_hash: str) -> str:
     """The dedupe key of a reference: one per (structure, functional, inputs)."""
     return f"{structure_id}:{functional}:{input_hash}"
+
+
+class ImportProvenance(BaseModel):
+    """Where an imported reference came from (``pesbench import``): dataset, file, frame."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dataset: str = Field(description="Dataset name given at import.")
+    dataset_version: str = Field("", description="Dataset version given at import ('' if none).")
+    source_file: str = Field(description="File the frame was read from (absolute path).")
+    source_format: str = Field(description="Reader: extxyz, ase, asedb, vasp, mptrj, records.")
+    frame_index: int = Field(ge=0, description="0-based index of the frame in the file.")
+    frame_id: str | None = Field(None, description="The file's own id of the frame, if any.")
+    material_id: str | None = Field(
+        None, description="The file's id of the material (mp-id ...); compared per material."
+    )
+    run_id: str | None = Field(
+        None, description="The run (relaxation, MD) the frame belongs to; frames share it."
+    )
+    ionic_step: int | None = Field(None, ge=0, description="0-based ionic step within the run.")
+    category: str = Field("imported", description="Category the comparisons group it under.")
+    source_settings: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Physically relevant settings the file states (VASP: cutoff, k-points...).",
+    )
 
 
 class ReferenceDoc(PesResultDoc):
@@ -61,6 +86,9 @@ class ReferenceDoc(PesResultDoc):
     run_dir: str | None = Field(None, description="Folder the run wrote (host:path).")
     parent_reference_id: str | None = Field(
         None, description="Reference whose wavefunction this run started from (r2SCAN from PBE)."
+    )
+    provenance: ImportProvenance | None = Field(
+        None, description="Imported references: dataset, file and frame (None if computed)."
     )
 
     @model_validator(mode="after")

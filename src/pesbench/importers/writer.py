@@ -1,0 +1,250 @@
+"""Import one path into the ``references`` collection: in batches, resumable.
+
+Frames are read in order and written in batches (``insert_many``, unordered) under the
+unique ``reference_id`` index, so writing a frame twice is a duplicate-key error that is
+ignored: the first frame of a key wins, whichever run writes it. After each batch the
+path's progress record in :data:`IMPORTS_COLLECTION` (one per dataset and path content)
+advances to the next unread index, with the batch's bad records, in one update. A run
+killed at any point is resumed by running the same import again: the records already
+counted are skipped, and a batch written but not counted is written again, harmlessly.
+A path whose import completed is skipped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import bson
+from pymongo.errors import BulkWriteError
+
+from pesbench.importers.formats import detect_format, read_frames
+from pesbench.importers.record import BadRecord, DatasetId, check_frame, to_reference
+from pesbench.schemas.reference import ReferenceDoc
+from pesbench.settings import PesbenchSettings, get_settings
+from pesbench.stores.connection import open_collection
+from pesbench.stores.references import ReferenceStore
+
+__all__ = ["IMPORTS_COLLECTION", "ImportOptions", "ImportResult", "import_path"]
+
+IMPORTS_COLLECTION = "imports"
+"""One progress record per (dataset, version, path, content): what an import has done."""
+MAX_BSON_BYTES = 16 * 1024 * 1024 - 64 * 1024
+"""A reference document above this is reported as bad (GridFS for imports: not yet)."""
+
+
+@dataclass
+class ImportOptions:
+    """What the user states about the data of an import.
+
+    Parameters
+    ----------
+    dataset
+        Name and version: part of every reference's key.
+    functional
+        The functional of the records (needed unless every record states its own).
+    category
+        Category of the comparisons when a record states none.
+    format
+        One of :data:`~pesbench.importers.formats.FORMATS`; None: from the name.
+    stress_unit
+        Unit of ``records`` JSON stresses (see :mod:`pesbench.importers.json_records`).
+    batch_size
+        Records per bulk write and per progress update.
+    """
+
+    dataset: DatasetId
+    functional: str | None = None
+    category: str = "imported"
+    tags: list[str] = field(default_factory=list)
+    format: str | None = None
+    stress_unit: str | None = None
+    batch_size: int = 500
+
+
+@dataclass
+class ImportResult:
+    """What the import of one path did (read back from its progress record)."""
+
+    source: str
+    format: str
+    records: int = 0
+    stored: int = 0
+    failed: int = 0
+    duplicates: int = 0
+    bad: list[dict[str, Any]] = field(default_factory=list)
+    resumed_from: int = 0
+    already_done: bool = False
+
+
+def _fingerprint(path: Path) -> str:
+    """sha256 of a file's bytes, or of a folder's file names and sizes."""
+    digest = hashlib.sha256()
+    if path.is_dir():
+        for item in sorted(p for p in path.rglob("*") if p.is_file()):
+            digest.update(f"{item.relative_to(path)}:{item.stat().st_size};".encode())
+    else:
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def _after_batch() -> None:
+    """Called after each batch is recorded (a seam for the interruption tests)."""
+
+
+def _write(collection: Any, docs: list[dict[str, Any]]) -> None:
+    if not docs:
+        return
+    try:
+        collection.insert_many(docs, ordered=False)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if any(error.get("code") != 11000 for error in errors):
+            raise
+
+
+def import_path(
+    path: Path,
+    options: ImportOptions,
+    settings: PesbenchSettings | None = None,
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> ImportResult:
+    """Import every record of ``path`` (a file, or a folder of VASP runs); resumable.
+
+    Parameters
+    ----------
+    progress
+        Called with the number of records handled so far, after each batch.
+
+    Raises
+    ------
+    RecordError
+        When the path cannot be read as its format at all (no single record).
+    """
+    settings = settings or get_settings()
+    path = Path(path).resolve()
+    fmt = options.format or detect_format(path)
+    dataset = options.dataset
+    import_id = hashlib.sha256(
+        f"{dataset.name}|{dataset.version}|{path}|{_fingerprint(path)}".encode()
+    ).hexdigest()[:24]
+    refs = ReferenceStore(settings)
+    with refs, open_collection(IMPORTS_COLLECTION, settings) as imports:
+        record = imports.find_one({"_id": import_id}) or {}
+        start = int(record.get("done", 0))
+        if record.get("complete"):
+            return _result(record, fmt, already_done=True)
+        if not record:
+            imports.insert_one(
+                {
+                    "_id": import_id,
+                    "dataset": dataset.name,
+                    "dataset_version": dataset.version,
+                    "source": str(path),
+                    "format": fmt,
+                    "done": 0,
+                    "bad": [],
+                    "complete": False,
+                    "started_at": datetime.now(UTC),
+                }
+            )
+        collection = refs.store._collection
+        stamp = refs.store.last_updated_field
+        batch: dict[str, dict[str, Any]] = {}
+        bad: list[dict[str, Any]] = []
+        handled = start
+
+        def flush(done: int) -> None:
+            _write(collection, list(batch.values()))
+            update: dict[str, Any] = {"$set": {"done": done}}
+            if bad:
+                update["$push"] = {"bad": {"$each": list(bad)}}
+            imports.update_one({"_id": import_id}, update)
+            batch.clear()
+            bad.clear()
+            _after_batch()
+            if progress is not None:
+                progress(done)
+
+        for item in read_frames(path, fmt, stress_unit=options.stress_unit):
+            if item.index < start:
+                continue
+            handled = item.index + 1
+            doc = (
+                item.reason if isinstance(item, BadRecord) else _reference(item, path, fmt, options)
+            )
+            if isinstance(doc, str):
+                bad.append({"index": item.index, "reason": doc})
+            elif doc.reference_id not in batch:  # the first of a key wins
+                data = refs.to_mongo(doc)
+                data[stamp] = datetime.now(UTC)
+                if doc.n_atoms > 20000 and len(bson.encode(data)) > MAX_BSON_BYTES:
+                    bad.append({"index": item.index, "reason": "document over 16 MB"})
+                else:
+                    batch[doc.reference_id] = data
+            if len(batch) + len(bad) >= options.batch_size:
+                flush(handled)
+        flush(handled)
+        source = {"$regex": f"^{_escape(str(path))}"} if path.is_dir() else str(path)
+        criteria = {
+            "provenance.dataset": dataset.name,
+            "provenance.dataset_version": dataset.version,
+            "provenance.source_file": source,
+        }
+        stored = collection.count_documents(criteria)
+        failed = collection.count_documents({**criteria, "status": "failed"})
+        record = imports.find_one({"_id": import_id}) or {}
+        n_bad = len(record.get("bad", []))
+        final = {
+            "records": handled,
+            "stored": stored,
+            "failed": failed,
+            "duplicates": handled - n_bad - stored,
+            "complete": True,
+            "finished_at": datetime.now(UTC),
+        }
+        imports.update_one({"_id": import_id}, {"$set": final})
+        return _result({**record, **final}, fmt, resumed_from=start)
+
+
+def _escape(text: str) -> str:
+    return re.escape(text.rstrip("/") + "/")
+
+
+def _reference(item: Any, path: Path, fmt: str, options: ImportOptions) -> ReferenceDoc | str:
+    """The reference of a frame, or why it is bad."""
+    try:
+        frame = check_frame(item)
+        source = str(path) if fmt != "vasp" else (frame.run_id or str(path))
+        return to_reference(
+            frame,
+            dataset=options.dataset,
+            functional=options.functional,
+            source_file=source,
+            source_format=fmt,
+            category=options.category,
+            tags=options.tags,
+        )
+    except ValueError as exc:  # RecordError, a pydantic ValidationError
+        return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def _result(record: dict[str, Any], fmt: str, **extra: Any) -> ImportResult:
+    return ImportResult(
+        source=str(record.get("source", "")),
+        format=str(record.get("format", fmt)),
+        records=int(record.get("records", record.get("done", 0))),
+        stored=int(record.get("stored", 0)),
+        failed=int(record.get("failed", 0)),
+        duplicates=int(record.get("duplicates", 0)),
+        bad=list(record.get("bad", [])),
+        **extra,
+    )
