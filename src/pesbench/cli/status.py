@@ -44,9 +44,14 @@ def resume(
     lost_after: int = typer.Option(
         4 * 3600, help="A running job silent for this many seconds is lost (FireWorks ping)."
     ),
+    lock_wait: float = typer.Option(
+        60.0, help="A workflow lock held this many seconds is stale (its worker died)."
+    ),
 ) -> None:
-    """Rerun the campaign's lost and fizzled FireWorks jobs (workers then pick them up)."""
+    """Repair what killed workers left half done; rerun lost and fizzled FireWorks jobs."""
     check_database()
-    rerun = resume_campaign(campaign, lost_after_s=lost_after)
+    rerun = resume_campaign(campaign, lost_after_s=lost_after, lock_wait_s=lock_wait)
+    if rerun["repaired"]:
+        console.print(f"interrupted workflow updates finished: {rerun['repaired']}")
     lost = rerun["lost"] or "none"
     console.print(f"lost runs rerun: {lost}; fizzled jobs rerun: {rerun['fizzled'] or 'none'}")

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 from uuid import uuid4
 
-from jobflow import Flow, Job, Maker, Response, job
+from jobflow import CURRENT_JOB, Flow, Job, Maker, Response, job
 from jobflow.core.reference import OnMissing, OutputReference
 
 from pesbench.engines.base import get_engine
@@ -255,7 +255,7 @@ def plan_campaign(
     preds = _plan_predictions(predict_makers, docs, spec, retry, settings)
     props = _plan_properties(maker.property_flow_maker(spec), spec)
     summary = CampaignRunSummary(
-        run_id=uuid4().hex,
+        run_id=_run_id(),
         campaign=spec.name,
         models=[m.model for m in predict_makers],
         structures=len(docs),
@@ -273,6 +273,12 @@ def plan_campaign(
     finish.update_config(_worker_config(DFT_CATEGORY, spec.resources.dft), dynamic=False)
     computed = Flow([*refs.jobs, *preds.jobs, *props.jobs, finish], name=f"compute {spec.name}")
     return Response(output=summary, replace=computed)
+
+
+def _run_id() -> str:
+    """The running plan job's uuid (a rerun of the same job is the same run), else new."""
+    running = CURRENT_JOB.job
+    return str(running.uuid) if running is not None else uuid4().hex
 
 
 def _kept_structures(

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from fireworks import LaunchPad
+from fireworks.core.launchpad import WFLock
 from jobflow import run_locally
 from jobflow.managers.fireworks import flow_to_workflow
 
@@ -209,21 +210,80 @@ def campaign_status(name: str, settings: PesbenchSettings | None = None) -> Camp
     return status
 
 
+def _repair_workflow(launchpad: LaunchPad, nodes: list[int], lock_wait_s: float) -> list[int]:
+    """Finish a workflow update that a killed worker left half done; return the fw_ids.
+
+    A worker killed inside FireWorks' ``complete_launch`` (after the launch was marked
+    COMPLETED, while the workflow was being updated: applying the plan job's replace, say)
+    leaves three things behind: the workflow locked, the job RUNNING with a COMPLETED
+    launch, and some of the new jobs in ``fireworks`` but in no workflow. Under the
+    workflow's lock (taken by force after ``lock_wait_s``: a lock held that long was left by
+    a dead worker, FireWorks' own ``WFLOCK_EXPIRATION_KILL`` rule), the orphans of this
+    workflow's Flow are deleted and the job's state is refreshed from its launch, which
+    applies its action once more, exactly as ``complete_launch`` would have.
+    """
+    with WFLock(launchpad, nodes[0], expire_secs=lock_wait_s, kill=True):
+        running = [
+            fw["fw_id"]
+            for fw in launchpad.fireworks.find(
+                {"fw_id": {"$in": nodes}, "state": "RUNNING"}, {"fw_id": 1, "launches": 1}
+            )
+            if fw.get("launches")
+            and launchpad.launches.count_documents(
+                {"launch_id": fw["launches"][-1], "state": {"$in": ["COMPLETED", "FIZZLED"]}}
+            )
+        ]
+        if not running:
+            return []
+        hosts = {  # the Flow uuids that jobs of this workflow belong to
+            host
+            for fw in launchpad.fireworks.find(
+                {"fw_id": {"$in": running}}, {"spec._tasks.job.hosts": 1}
+            )
+            for task in fw.get("spec", {}).get("_tasks", [])
+            for host in task.get("job", {}).get("hosts", [])
+        }
+        if hosts:
+            launchpad.fireworks.delete_many(
+                {"fw_id": {"$nin": nodes}, "spec._tasks.job.hosts": {"$in": sorted(hosts)}}
+            )
+        workflow = launchpad.get_wf_by_fw_id_lzyfw(nodes[0])
+        for fw_id in running:
+            # FireWorks' _refresh_wf without its own lock (this one is held); private API
+            launchpad._update_wf(workflow, workflow.refresh(fw_id))
+            workflow = launchpad.get_wf_by_fw_id_lzyfw(nodes[0])
+    return running
+
+
 def resume_campaign(
-    name: str, settings: PesbenchSettings | None = None, *, lost_after_s: int = 4 * 3600
+    name: str,
+    settings: PesbenchSettings | None = None,
+    *,
+    lost_after_s: int = 4 * 3600,
+    lock_wait_s: float = 60.0,
 ) -> dict[str, list[int]]:
-    """Rerun the campaign's lost runs (no ping for ``lost_after_s``) and fizzled jobs.
+    """Repair, then rerun the campaign's lost runs (no ping for ``lost_after_s``) and fizzled jobs.
+
+    First the workflow updates that a killed worker left half done are finished
+    (:func:`_repair_workflow`; a workflow lock held for ``lock_wait_s`` is taken as stale).
 
     Returns
     -------
     dict
-        ``{"lost": fw_ids rerun, "fizzled": fw_ids rerun}``.
+        ``{"repaired": fw_ids whose update was finished, "lost": fw_ids rerun,
+        "fizzled": fw_ids rerun}``.
     """
     settings = settings or get_settings()
     launchpad = get_launchpad(settings)
     fw_ids = set(_campaign_fw_ids(launchpad, name))
     if not fw_ids:
         raise SpecError(f"no submitted campaign named {name!r} on the LaunchPad")
+    repaired = [
+        fw_id
+        for wf in launchpad.workflows.find({"metadata.pesbench_campaign": name}, {"nodes": 1})
+        for fw_id in _repair_workflow(launchpad, wf["nodes"], lock_wait_s)
+    ]
+    fw_ids = set(_campaign_fw_ids(launchpad, name))
     _, lost_fw_ids, _ = launchpad.detect_lostruns(expiration_secs=lost_after_s, fizzle=True)
     lost = sorted(i for i in lost_fw_ids if i in fw_ids)
     fizzled = sorted(
@@ -232,4 +292,4 @@ def resume_campaign(
     )
     for fw_id in fizzled:
         launchpad.rerun_fw(fw_id)
-    return {"lost": lost, "fizzled": fizzled}
+    return {"repaired": repaired, "lost": lost, "fizzled": fizzled}

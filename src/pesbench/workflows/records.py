@@ -90,16 +90,23 @@ def join_campaign(
 
 
 def record_run(spec_data: dict[str, Any], summary: CampaignRunSummary) -> None:
-    """Add a planned run to the campaign's record (created with its spec when new)."""
+    """Add a planned run to the campaign's record (created with its spec when new).
+
+    Idempotent on ``summary.run_id``: a plan job rerun after its worker died (same job,
+    same run id) replaces its run's entry instead of adding a second one.
+    """
+    run = {**_stored(summary), "planned_at": datetime.now(UTC)}
     with open_collection(CAMPAIGNS_COLLECTION) as collection:
-        collection.update_one(
-            {"name": summary.campaign},
-            {
-                "$set": {"spec": spec_data},
-                "$push": {"runs": {**_stored(summary), "planned_at": datetime.now(UTC)}},
-            },
-            upsert=True,
+        replaced = collection.update_one(
+            {"name": summary.campaign, "runs.run_id": summary.run_id},
+            {"$set": {"spec": spec_data, "runs.$": run}},
         )
+        if replaced.matched_count == 0:
+            collection.update_one(
+                {"name": summary.campaign},
+                {"$set": {"spec": spec_data}, "$push": {"runs": run}},
+                upsert=True,
+            )
 
 
 def _record_finish(summary: CampaignRunSummary) -> None:
