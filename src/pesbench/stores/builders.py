@@ -154,8 +154,9 @@ class StructureComparisonBuilder(_CountingBuilder):
         The stores of those collections.
     structures
         Store of the ``structures`` collection: supplies material, category and parent
-        bulk (without it, or for unknown structures: the formula, ``"unknown"`` and the
-        structure itself).
+        bulk (without it, or for unknown structures: an imported reference's material id
+        and category (``provenance``), else the formula, ``"unknown"`` and the structure
+        itself).
     relaxations
         Store of the ``relaxations`` collection: each side's relaxed parent bulk, to
         which its energies are referenced (without it: no referenced energies).
@@ -260,12 +261,13 @@ class StructureComparisonBuilder(_CountingBuilder):
             }
         else:
             footing.pop("bulk_correction_per_atom")
+        imported = ref.get("provenance") or {}  # pesbench import: material and category
         doc = StructureComparisonDoc(
             comparison_id=item["comparison_id"],
             source_stamp=item["source_stamp"],
-            material=struct.get("parent_id") or _formula_of(sid),
+            material=struct.get("parent_id") or imported.get("material_id") or _formula_of(sid),
             formula=struct.get("parent_formula") or _formula_of(sid),
-            category=struct.get("category") or "unknown",
+            category=struct.get("category") or imported.get("category") or "unknown",
             role=struct.get("role"),
             model_id=pred["model"]["model_id"],
             model_functional=pred["model"]["functional"],

@@ -13,6 +13,10 @@ The Flow, run by ``run_locally`` or FireWorks alike::
                     brings the comparisons up to date (incremental builders) and writes
                     the campaign report (:mod:`pesbench.workflows.records`).
 
+A spec with ``dataset`` (an imported dataset, ``pesbench import``) has no generate jobs
+and no reference jobs: its plan takes the dataset's references at the spec's functionals
+as the DFT side and plans the predictions of their structures.
+
 Every job comes from a sub-maker of :class:`CampaignFlowMaker`, so jobflow's
 ``update_kwargs`` changes a whole campaign; the plan job gets the maker itself (it is
 MSONable, so under FireWorks too)::
@@ -27,12 +31,14 @@ spec's resources as ``_queueadapter`` overrides for ``qlaunch``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 from uuid import uuid4
 
 from jobflow import CURRENT_JOB, Flow, Job, Maker, Response, job
 from jobflow.core.reference import OnMissing, OutputReference
+from pymatgen.core import Structure
 
 from pesbench.engines.base import get_engine
 from pesbench.makers.generate import GenerateMaker
@@ -47,6 +53,7 @@ from pesbench.schemas.prediction import prediction_id
 from pesbench.schemas.reference import hash_inputs, reference_id
 from pesbench.schemas.structure import GenerationDoc, StructureDoc
 from pesbench.settings import PesbenchSettings, get_settings
+from pesbench.stores.connection import open_collection
 from pesbench.structures.io import load_structure
 from pesbench.structures.registry import get_generator
 from pesbench.workflows.fireworks import DFT_CATEGORY, MLIP_CATEGORY
@@ -58,7 +65,7 @@ from pesbench.workflows.records import (
     store_structures,
     stored_ids,
 )
-from pesbench.workflows.spec import CampaignSpec, DFTSpec, Resources
+from pesbench.workflows.spec import CampaignSpec, DFTSpec, Resources, SpecError
 
 __all__ = ["CampaignFlowMaker", "build_campaign_flow", "plan_campaign"]
 
@@ -247,11 +254,15 @@ def plan_campaign(
     """
     spec = CampaignSpec.model_validate(spec_data)
     settings = get_settings()
-    docs = _kept_structures(spec, generations)
-    store_structures(docs, spec.name, settings)
     predict_makers = maker.predict_makers(spec)
     retry = maker.retry_failed
-    refs = _plan_references(maker.reference_flow_maker(spec), docs, spec, retry, settings)
+    docs: list[StructureDoc] | list[_Imported]
+    if spec.dataset is not None:  # the imported references are the DFT side
+        docs, refs = _dataset_references(spec, settings)
+    else:
+        docs = _kept_structures(spec, generations)
+        store_structures(docs, spec.name, settings)
+        refs = _plan_references(maker.reference_flow_maker(spec), docs, spec, retry, settings)
     preds = _plan_predictions(predict_makers, docs, spec, retry, settings)
     props = _plan_properties(maker.property_flow_maker(spec), spec)
     summary = CampaignRunSummary(
@@ -290,6 +301,54 @@ def _kept_structures(
         structures = as_doc(GenerationDoc, generation).structures
         docs.extend(structures[: spec.max_per_category] if spec.max_per_category else structures)
     return list({doc.structure_id: doc for doc in docs}.values())
+
+
+@dataclass
+class _Imported:
+    """A structure of an imported dataset: what a prediction job needs of it."""
+
+    structure_id: str
+    structure: Structure
+
+
+def _dataset_references(
+    spec: CampaignSpec, settings: PesbenchSettings
+) -> tuple[list[_Imported], _Work]:
+    """The structures of the spec's dataset with a successful reference at its functionals.
+
+    Those references join the campaign (reused, nothing computed); no structure is stored
+    in ``structures`` (the comparisons take material and category from the references'
+    ``provenance``).
+
+    Raises
+    ------
+    SpecError
+        When the dataset has no such reference (not imported, or other functionals).
+    """
+    criteria: dict[str, Any] = {
+        "provenance.dataset": spec.dataset,
+        "functional": {"$in": list(spec.functionals)},
+        "status": "success",
+    }
+    if spec.dataset_version is not None:
+        criteria["provenance.dataset_version"] = spec.dataset_version
+    structures: dict[str, Structure] = {}
+    ids = set()
+    with open_collection("references", settings) as coll:
+        for row in coll.find(criteria, {"reference_id": 1, "structure_id": 1, "structure": 1}):
+            ids.add(row["reference_id"])
+            if row["structure_id"] not in structures:
+                structures[row["structure_id"]] = Structure.from_dict(row["structure"])
+    if not ids:
+        version = f" version {spec.dataset_version!r}" if spec.dataset_version else ""
+        raise SpecError(
+            f"dataset {spec.dataset!r}{version} has no successful reference at "
+            f"{', '.join(spec.functionals) or 'no functional'}: `pesbench import --dataset "
+            f"{spec.dataset} ...` first, or list its functionals under 'functionals'"
+        )
+    join_campaign("references", "reference_id", ids, spec.name, settings)
+    docs = [_Imported(sid, structure) for sid, structure in sorted(structures.items())]
+    return docs, _Work(reused=len(ids))
 
 
 def _plan_references(
@@ -335,7 +394,7 @@ def _plan_references(
 
 def _plan_predictions(
     makers: list[PredictMaker],
-    docs: list[StructureDoc],
+    docs: Sequence[StructureDoc | _Imported],
     spec: CampaignSpec,
     retry_failed: bool,
     settings: PesbenchSettings,

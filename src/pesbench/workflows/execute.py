@@ -44,7 +44,7 @@ def preflight(spec: CampaignSpec, *, engine: bool = True, models: bool = True) -
         Naming the engine or model that cannot be used, and why.
     """
     checked = []
-    if engine:
+    if engine and spec.dataset is None:  # a dataset campaign runs no DFT
         dft = get_engine(spec.dft.engine)
         reason = dft.unavailable_reason()
         if reason:

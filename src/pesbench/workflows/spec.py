@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from pesbench.engines.base import ENGINES, is_engine_name
 from pesbench.errors import PesbenchError
@@ -113,16 +113,32 @@ def _default_functionals() -> list[Functional]:
 
 
 class CampaignSpec(_Strict):
-    """A campaign: which bulks, which categories, which functionals and models."""
+    """A campaign: which bulks, which categories, which functionals and models.
+
+    Or, with ``dataset``, an imported dataset (``pesbench import``) as the reference side:
+    its references at the spec's functionals are the structures, nothing is generated and
+    no DFT runs; ``structures``, ``categories`` and ``properties`` are then not given.
+    """
 
     name: str = Field(description="Campaign name: letters, digits, '.', '_', '-'.")
     description: str = Field(default="", description="Free text.")
     structures: list[Path] = Field(
-        min_length=1,
-        description="Bulk structure files (CIF, POSCAR, JSON, ...), relative to the spec.",
+        default_factory=list,
+        description="Bulk structure files (CIF, POSCAR, JSON, ...), relative to the spec "
+        "(at least one, unless ``dataset`` is given).",
     )
     categories: dict[str, dict[str, Any]] = Field(
-        min_length=1, description="Category name -> generator parameters (empty: defaults)."
+        default_factory=dict,
+        description="Category name -> generator parameters (empty: defaults); at least "
+        "one, unless ``dataset`` is given.",
+    )
+    dataset: str | None = Field(
+        default=None,
+        description="An imported dataset (``pesbench import --dataset``) whose references "
+        "are the DFT side: no generation, no DFT jobs.",
+    )
+    dataset_version: str | None = Field(
+        default=None, description="With ``dataset``: only this version (None: every version)."
     )
     max_per_category: int | None = Field(
         default=None,
@@ -148,6 +164,25 @@ class CampaignSpec(_Strict):
     source: Path | None = Field(
         default=None, exclude=True, description="The file it was read from."
     )
+
+    @model_validator(mode="after")
+    def _structures_or_dataset(self) -> CampaignSpec:
+        if self.dataset is None:
+            missing = [key for key in ("structures", "categories") if not getattr(self, key)]
+            if missing:
+                raise ValueError(
+                    f"{' and '.join(missing)}: at least one needed (or a 'dataset' of imported "
+                    "references)"
+                )
+            if self.dataset_version is not None:
+                raise ValueError("dataset_version: only with 'dataset'")
+            return self
+        given = [key for key in ("structures", "categories", "properties") if getattr(self, key)]
+        if given:
+            raise ValueError(
+                f"{', '.join(given)}: not with 'dataset' (its references are the structures)"
+            )
+        return self
 
     @field_validator("name")
     @classmethod
@@ -235,7 +270,9 @@ def _describe(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors():
         key = ".".join(str(x) for x in err["loc"]) or "(top level)"
-        if err["type"] == "extra_forbidden":
+        if not err["loc"] and err["type"] == "value_error":  # names its keys itself
+            parts.append(err["msg"].removeprefix("Value error, "))
+        elif err["type"] == "extra_forbidden":
             parts.append(f"{key}: unknown key")
         elif err["type"] == "missing":
             parts.append(f"{key}: required")
