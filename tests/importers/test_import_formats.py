@@ -72,6 +72,7 @@ def test_extxyz_round_trip_with_a_duplicate_and_bad_frames(
         (record,) = list(imports.find())
     assert (record["records"], record["stored"], record["duplicates"]) == (7, 4, 1)
     assert [b["index"] for b in record["bad"]] == [5, 6]
+    assert record["n_bad"] == 2
 
     again = _import(str(path), "--dataset", "emt-set", "--version", "1", "--functional", "PBE")
     assert "already imported" in again

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from ase.io import write
 from emt_frames import emt_frames
 from pymongo import MongoClient
@@ -37,6 +38,7 @@ def _dump(uri: str, db: str, collection: str, key: str) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda d: str(d[key]))
 
 
+@pytest.mark.slow  # ~25-50 s: most of it the subprocess importing pesbench
 def test_killed_import_resumed_equals_uninterrupted(
     db_settings: PesbenchSettings, tmp_path: Path
 ) -> None:

@@ -150,7 +150,7 @@ def import_data(
             r.source,
             r.format,
             *map(str, (r.records, r.stored, r.failed, r.duplicates)),
-            str(len(r.bad)),
+            str(r.n_bad),
             note,
         )
     console.print(table)
@@ -163,5 +163,5 @@ def _report_bad(result: ImportResult) -> None:
         _err.print(
             f"skipped {result.source} record {item['index']}: {item['reason']}", markup=False
         )
-    if len(result.bad) > _SHOWN_BAD:
-        _err.print(f"... and {len(result.bad) - _SHOWN_BAD} more bad records", markup=False)
+    if result.n_bad > _SHOWN_BAD:
+        _err.print(f"... and {result.n_bad - _SHOWN_BAD} more bad records", markup=False)

@@ -34,6 +34,8 @@ __all__ = ["IMPORTS_COLLECTION", "ImportOptions", "ImportResult", "import_path"]
 
 IMPORTS_COLLECTION = "imports"
 """One progress record per (dataset, version, path, content): what an import has done."""
+MAX_BAD_LISTED = 1000
+"""Bad records listed (index and reason) in a progress record; the rest are counted."""
 MAX_BSON_BYTES = 16 * 1024 * 1024 - 64 * 1024
 """A reference document above this is reported as bad (GridFS for imports: not yet)."""
 
@@ -78,6 +80,8 @@ class ImportResult:
     failed: int = 0
     duplicates: int = 0
     bad: list[dict[str, Any]] = field(default_factory=list)
+    """The first :data:`MAX_BAD_LISTED` bad records: ``{"index", "reason"}``."""
+    n_bad: int = 0
     resumed_from: int = 0
     already_done: bool = False
 
@@ -165,8 +169,9 @@ def import_path(
         def flush(done: int) -> None:
             _write(collection, list(batch.values()))
             update: dict[str, Any] = {"$set": {"done": done}}
-            if bad:
-                update["$push"] = {"bad": {"$each": list(bad)}}
+            if bad:  # the first MAX_BAD_LISTED listed, all counted
+                update["$push"] = {"bad": {"$each": list(bad), "$slice": MAX_BAD_LISTED}}
+                update["$inc"] = {"n_bad": len(bad)}
             imports.update_one({"_id": import_id}, update)
             batch.clear()
             bad.clear()
@@ -202,7 +207,7 @@ def import_path(
         stored = collection.count_documents(criteria)
         failed = collection.count_documents({**criteria, "status": "failed"})
         record = imports.find_one({"_id": import_id}) or {}
-        n_bad = len(record.get("bad", []))
+        n_bad = int(record.get("n_bad", 0))
         final = {
             "records": handled,
             "stored": stored,
@@ -246,5 +251,6 @@ def _result(record: dict[str, Any], fmt: str, **extra: Any) -> ImportResult:
         failed=int(record.get("failed", 0)),
         duplicates=int(record.get("duplicates", 0)),
         bad=list(record.get("bad", [])),
+        n_bad=int(record.get("n_bad", 0)),
         **extra,
     )
