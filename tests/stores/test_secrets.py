@@ -208,3 +208,26 @@ def test_db_status_and_doctor_show_no_password(auth_mongod: str, tmp_path: Path)
                 result = runner.invoke(app, args)
                 outputs[f"{' '.join(args)} ({label})"] = result.output + str(result.exception or "")
     assert [label for label, text in outputs.items() if PASSWORD in text] == []
+
+
+def test_collection_stores_and_builders_show_no_password(auth_mongod: str) -> None:
+    """maggma's ``MongoStore.name`` is its URI: pesbench's stores redact it (builder logs)."""
+    from pesbench.stores.builders import StructureComparisonBuilder, collection_store
+    from pesbench.stores.properties import RelaxationStore
+    from pesbench.stores.references import ReferenceStore
+
+    with override_settings(db_uri=auth_mongod, db_name="secrets"):
+        stores = [
+            collection_store("references"),
+            ReferenceStore().store,
+            RelaxationStore().frames_store,
+        ]
+        for store in stores:
+            assert PASSWORD not in store.name
+            assert PASSWORD not in json.dumps(store.as_dict())
+        with ReferenceStore() as refs:  # still connects, to the settings' database
+            assert refs.store.count({}) == 0
+        builder = StructureComparisonBuilder(
+            *(collection_store(name) for name in ("references", "predictions", "comparisons"))
+        )
+        assert all(PASSWORD not in store.name for store in builder.sources + builder.targets)

@@ -26,7 +26,6 @@ from typing import Any
 import bson
 import numpy as np
 from maggma.core import Builder, Store
-from maggma.stores import MongoStore
 from maggma.utils import grouper
 from pymatgen.core import Structure
 
@@ -45,6 +44,7 @@ from pesbench.schemas.comparison import (
 from pesbench.schemas.structure import StructureDoc
 from pesbench.settings import PesbenchSettings, get_settings
 from pesbench.stores.connection import database_uri
+from pesbench.stores.mongo import SettingsMongoStore
 from pesbench.stores.relaxed_bulk import RelaxedBulks, bulk_stamp
 
 __all__ = [
@@ -98,10 +98,12 @@ def pair_campaigns(ref: dict[str, Any], pred: dict[str, Any]) -> list[str]:
     return [first] if first else []
 
 
-def collection_store(name: str, settings: PesbenchSettings | None = None) -> MongoStore:
+def collection_store(name: str, settings: PesbenchSettings | None = None) -> SettingsMongoStore:
     """A (not yet connected) maggma store of one of :data:`COLLECTION_KEYS`."""
     settings = settings or get_settings()
-    return MongoStore(settings.db_name, name, uri=database_uri(settings), key=COLLECTION_KEYS[name])
+    return SettingsMongoStore(
+        settings.db_name, name, uri=database_uri(settings), key=COLLECTION_KEYS[name]
+    )
 
 
 def _stamp(*parts: Any) -> str:

@@ -8,14 +8,11 @@ one connects with its own settings, as every other collection of a job does.
 
 from __future__ import annotations
 
-from typing import Any
-
 from jobflow import JobStore
-from maggma.core import Store
-from maggma.stores import GridFSStore, MongoStore
 
-from pesbench.settings import PesbenchSettings, get_settings, redact_uri
+from pesbench.settings import PesbenchSettings, get_settings
 from pesbench.stores.connection import database_uri
+from pesbench.stores.mongo import SettingsGridFSStore, SettingsMongoStore
 
 __all__ = [
     "DATA_STORE",
@@ -30,37 +27,6 @@ JOBS_COLLECTION = "jobs"
 
 DATA_STORE = "data"
 """Name of the additional store for large arrays: ``@job(data="forces")`` sends there."""
-
-
-class _UriFromSettings(Store):
-    """Serialized without ``uri``; loaded so, connects to the settings' database URI."""
-
-    uri: str | None
-    database: str
-    collection_name: str
-
-    def connect(self, force_reset: bool = False) -> None:
-        """Connect, to :func:`~pesbench.stores.connection.database_uri` if no URI is set."""
-        if self.uri is None:
-            self.uri = database_uri()
-        super().connect(force_reset=force_reset)  # type: ignore[safe-super]  # next in MRO
-
-    @property
-    def name(self) -> str:
-        """The URI, password redacted (``settings`` before it connects), and the collection."""
-        return f"{redact_uri(self.uri or 'settings')} {self.database}.{self.collection_name}"
-
-    def as_dict(self) -> dict[str, Any]:
-        """The monty dict of the store, ``uri`` left out."""
-        return {**super().as_dict(), "uri": None}
-
-
-class SettingsMongoStore(_UriFromSettings, MongoStore):
-    """The job documents' ``MongoStore``; serialized without its URI."""
-
-
-class SettingsGridFSStore(_UriFromSettings, GridFSStore):
-    """The large arrays' ``GridFSStore``; serialized without its URI."""
 
 
 def get_job_store(

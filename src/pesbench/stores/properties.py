@@ -17,12 +17,12 @@ from __future__ import annotations
 from typing import Any
 
 from maggma.core import Store
-from maggma.stores import GridFSStore
 
 from pesbench.schemas.property import PropertyDoc, PropertySetDoc
 from pesbench.schemas.relaxation import RelaxationDoc, RelaxFrames
 from pesbench.settings import PesbenchSettings, get_settings
 from pesbench.stores.connection import database_uri, open_collection
+from pesbench.stores.mongo import SettingsGridFSStore
 from pesbench.stores.typed import TypedStore
 
 __all__ = [
@@ -72,7 +72,7 @@ class RelaxationStore(TypedStore[RelaxationDoc]):
         super().__init__(settings, collection, store=store)
         if frames_store is None:
             settings = settings or get_settings()
-            frames_store = GridFSStore(
+            frames_store = SettingsGridFSStore(
                 settings.db_name,
                 collection or self.collection,
                 uri=database_uri(settings),

@@ -13,11 +13,11 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar, Generic, TypeVar
 
 from maggma.core import Store
-from maggma.stores import MongoStore
 from pydantic import BaseModel
 
 from pesbench.settings import PesbenchSettings, get_settings
 from pesbench.stores.connection import database_uri
+from pesbench.stores.mongo import SettingsMongoStore
 
 __all__ = ["TypedStore"]
 
@@ -52,7 +52,7 @@ class TypedStore(Generic[DocT]):
     ) -> None:
         if store is None:
             settings = settings or get_settings()
-            store = MongoStore(
+            store = SettingsMongoStore(
                 settings.db_name,
                 collection or self.collection,
                 uri=database_uri(settings),
