@@ -120,9 +120,12 @@ class ReferenceMaker(Maker):
 class ReferenceFlowMaker(Maker):
     """The references of one structure: GGA first, then r2SCAN started from the GGA run.
 
-    atomate2's MatPES pattern (``MatPesStaticFlowMaker``): the GGA run writes a WAVECAR,
-    and the r2SCAN job gets the folder of the first GGA run as ``prev_dir`` (the engine
-    copies WAVECAR and CHGCAR from it). The chaining is coded here only; campaigns use it.
+    atomate2's MatPES pattern (``MatPesStaticFlowMaker``): the r2SCAN job gets the folder
+    of the first GGA run as ``prev_dir``, and the engine starts from that run's state: VASP
+    copies its WAVECAR and CHGCAR, GPAW reads its ``gpaw.gpw`` (when the two runs' cells and
+    settings match, else it starts from scratch; see :mod:`pesbench.engines.gpaw.engine`).
+    The r2SCAN document's ``parent_reference_id`` names the GGA reference it started from.
+    The chaining is coded here only; campaigns use it.
 
     Parameters
     ----------
@@ -154,6 +157,7 @@ class ReferenceFlowMaker(Maker):
         structure: Structure,
         functionals: Sequence[Functional] | None = None,
         campaign: str | None = None,
+        prev_dir: str | Path | None = None,
     ) -> Flow:
         """One reference job per functional; the r2SCAN one starts from the first GGA run.
 
@@ -162,10 +166,13 @@ class ReferenceFlowMaker(Maker):
         structure
             The structure.
         functionals
-            Which references (default: the GGA maker's and the r2SCAN maker's). Without a
-            GGA one, r2SCAN starts from scratch.
+            Which references (default: the GGA maker's and the r2SCAN maker's).
         campaign
             Recorded in the documents.
+        prev_dir
+            Where r2SCAN starts when ``functionals`` has no GGA one: a GGA run computed
+            before (a stored reference's ``run_dir``); None, or a folder no longer there,
+            and r2SCAN starts from scratch.
 
         Returns
         -------
@@ -176,12 +183,12 @@ class ReferenceFlowMaker(Maker):
         if functionals is None:
             functionals = [self.gga_maker.functional, last]
         jobs = []
-        gga_run: OutputReference | None = None
+        gga_run: OutputReference | str | Path | None = prev_dir
         for functional in sorted(functionals, key=lambda f: f == last):  # GGA first
-            prev_dir = gga_run if functional == last else None
-            step = self.maker_for(functional).make(structure, prev_dir=prev_dir, campaign=campaign)
-            if functional != last and gga_run is None:
-                gga_run = step.output.run_dir
+            start = gga_run if functional == last else None
+            step = self.maker_for(functional).make(structure, prev_dir=start, campaign=campaign)
+            if functional != last and not isinstance(gga_run, OutputReference):
+                gga_run = step.output.run_dir  # a GGA run of this flow wins over prev_dir
             jobs.append(step)
         return Flow(jobs, output=[step.output for step in jobs], name=self.name)
 

@@ -382,14 +382,50 @@ def _plan_references(
             todo.setdefault(doc.structure_id, (doc, []))[1].append(functional)
     work = _Work(new=len(wanted) - len(have), reused=len(have))
     config = _worker_config(DFT_CATEGORY, spec.resources.dft)
+    starts = _stored_gga_runs(maker, spec, wanted, have, todo, settings)
     for doc, functionals in todo.values():
-        flow = maker.make(doc.structure, functionals, campaign=spec.name)
+        start = starts.get(doc.structure_id)
+        flow = maker.make(doc.structure, functionals, campaign=spec.name, prev_dir=start)
         for step in flow.jobs:
             step.name = f"{step.name} {doc.structure_id}"
         flow.update_config(config, dynamic=False)
         work.jobs.append(flow)
         work.outputs.extend(step.output for step in flow.jobs)
     return work
+
+
+def _stored_gga_runs(
+    maker: ReferenceFlowMaker,
+    spec: CampaignSpec,
+    wanted: dict[str, tuple[StructureDoc, Functional]],
+    have: set[str],
+    todo: dict[str, tuple[StructureDoc, list[Functional]]],
+    settings: PesbenchSettings,
+) -> dict[str, str]:
+    """structure_id -> run folder of its stored GGA reference, where r2SCAN is still to do.
+
+    The GGA reference is the spec's first functional other than r2SCAN (the one a flow
+    would chain from), stored successfully by an earlier run or campaign. r2SCAN starts
+    from its folder; the engine starts from scratch when that folder is gone (another
+    machine, cleaned up) or does not match.
+    """
+    last = maker.r2scan_maker.functional
+    gga = [f for f in spec.functionals if f != last]
+    if not gga:
+        return {}
+    ids = {
+        ref_id: doc.structure_id
+        for ref_id, (doc, functional) in wanted.items()
+        if functional == gga[0]
+        and ref_id in have
+        and last in todo.get(doc.structure_id, (doc, []))[1]
+    }
+    if not ids:
+        return {}
+    criteria = {"reference_id": {"$in": list(ids)}, "status": "success"}
+    with open_collection("references", settings) as coll:
+        found = list(coll.find(criteria, {"reference_id": 1, "run_dir": 1}))
+    return {ids[d["reference_id"]]: d["run_dir"] for d in found if d.get("run_dir")}
 
 
 def _plan_predictions(

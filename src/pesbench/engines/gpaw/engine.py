@@ -17,10 +17,21 @@ A run folder is self-describing:
 ``results.json``
     The worker's results in ASE units (see :mod:`pesbench.engines.gpaw.worker`), or the
     engine's reason when it could not start GPAW.
+``gpaw.gpw``
+    A GGA single point's converged state (wavefunctions in single precision), from which
+    a later run of the same cell starts (``prev_dir``).
 
 Energies are GPAW's force-consistent (Mermin free) energies, whose derivatives the forces
 and stress are; they are relative to GPAW's reference atoms, so not comparable with VASP's
-absolute energies. ``prev_dir`` is ignored: every run starts from scratch.
+absolute energies.
+
+A single point given ``prev_dir`` (r2SCAN after PBE: ``ReferenceFlowMaker``) starts from
+that run's ``gpaw.gpw`` when the previous run succeeded and computed the same atoms with
+the same k-points, cutoff, smearing, spin and PAW setups (every ``input_settings`` entry
+but ``xc`` and ``convergence`` equal); its document's ``parent_reference_id`` is then the
+previous run's reference. Otherwise it starts from scratch, and ``inputs.json``'s ``start``
+says why (``results.json``'s ``start`` too when GPAW could not use the file). The run
+converges to its own SCF criteria either way, so the result is a cold start's within them.
 
 A relaxation runs an ASE optimizer on the MPI ranks around one GPAW calculator (see
 :mod:`pesbench.engines.gpaw.worker`), so each step starts from the previous step's
@@ -50,11 +61,11 @@ from pymatgen.core import Structure
 from pesbench.engines.base import EngineError
 from pesbench.engines.gpaw import run as _run
 from pesbench.engines.gpaw.inputs import GpawInputs, gpaw_inputs
-from pesbench.engines.gpaw.worker import INPUTS, LOG, PROBE, RESULTS
+from pesbench.engines.gpaw.worker import INPUTS, LOG, PROBE, RESULTS, STATE
 from pesbench.relax import RelaxOutcome
 from pesbench.schemas.base import Functional
 from pesbench.schemas.ids import structure_id
-from pesbench.schemas.reference import ReferenceDoc, hash_inputs
+from pesbench.schemas.reference import ReferenceDoc, hash_inputs, reference_id
 from pesbench.schemas.relaxation import RelaxSettings
 from pesbench.settings import PesbenchSettings, get_settings
 
@@ -64,6 +75,7 @@ __all__ = [
     "doc_from_results",
     "outcome_from_results",
     "paw_dataset_dirs",
+    "start_from",
     "stress_to_gpa",
 ]
 
@@ -177,6 +189,87 @@ def outcome_from_results(
     return outcome
 
 
+_START_FREE = frozenset({"xc", "convergence"})
+"""``input_settings`` entries a run may change from the run it starts from."""
+_SAME_ATOMS_TOL_A = 1e-6
+"""Largest difference of positions and cell vectors (Å) for "the same atoms"."""
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def start_from(prev_dir: Path, inputs: dict[str, Any]) -> dict[str, Any]:
+    """Whether a run with ``inputs`` (``inputs.json``'s content) can start from ``prev_dir``.
+
+    Parameters
+    ----------
+    prev_dir
+        The folder of a previous single point of this engine.
+    inputs
+        ``input_settings`` and ``atoms`` of the new run, as ``inputs.json`` holds them.
+
+    Returns
+    -------
+    dict
+        ``prev_dir``; ``from``: the state file to start from, or None; ``parent_reference_id``:
+        the previous run's reference (None when not starting from it); ``reason``: why not,
+        or None.
+    """
+    plan: dict[str, Any] = {
+        "prev_dir": str(prev_dir),
+        "from": None,
+        "parent_reference_id": None,
+        "reason": None,
+    }
+    prev = _read_json(prev_dir / INPUTS)
+    done = _read_json(prev_dir / RESULTS)
+    state = prev_dir / STATE
+    if prev is None or done is None:
+        plan["reason"] = f"no previous GPAW run in {prev_dir}"
+    elif done.get("status") != "success" or prev.get("mode", "single") != "single":
+        plan["reason"] = "the previous run is not a successful single point"
+    elif not state.is_file():
+        plan["reason"] = f"the previous run left no {STATE}"
+    else:
+        plan["reason"] = _mismatch(prev, inputs)
+    if plan["reason"] is None and prev is not None:
+        structure = Structure.from_dict(prev["structure"])
+        settings = prev["input_settings"]
+        plan["from"] = str(state)
+        plan["parent_reference_id"] = reference_id(
+            structure_id(structure), prev["functional"], hash_inputs(settings)
+        )
+    return plan
+
+
+def _mismatch(prev: dict[str, Any], inputs: dict[str, Any]) -> str | None:
+    """Why the previous run's cell or settings differ from ``inputs``', or None."""
+    old, new = prev.get("atoms") or {}, inputs["atoms"]
+    if old.get("numbers") != new["numbers"]:
+        return "the previous run computed other atoms"
+    for key in ("positions", "cell"):
+        a, b = np.asarray(old.get(key), dtype=float), np.asarray(new[key], dtype=float)
+        if a.shape != b.shape or np.abs(a - b).max() > _SAME_ATOMS_TOL_A:
+            return f"the previous run's {key} differ"
+    before, now = prev.get("input_settings") or {}, inputs["input_settings"]
+    keys = (set(before) | set(now)) - _START_FREE
+    differ = sorted(k for k in keys if before.get(k) != now.get(k))
+    if differ:
+        return f"the previous run's settings differ: {', '.join(differ)}"
+    return None
+
+
+def _writes_state(inputs: GpawInputs) -> bool:
+    """A GGA run without +U: the start of a later run of another functional."""
+    settings = inputs["input_settings"]
+    return bool(settings["xc"] == "PBE" and not settings["hubbard_u_eV"])
+
+
 class GpawEngine:
     """The local DFT engine: GPAW plane waves, run under MPI in a subprocess.
 
@@ -252,10 +345,13 @@ class GpawEngine:
     ) -> ReferenceDoc:
         """Run one single point in ``run_dir``; a failed run returns a failed document.
 
-        ``prev_dir`` is accepted for the seam and ignored (GPAW starts from scratch).
+        With ``prev_dir``, the run starts from that run's state when it fits (see the
+        module's docstring) and records its parent; a GGA run writes its state for later.
         Raises ``ValueError`` only for bad ``overrides`` (a caller's mistake, not a run's).
         """
-        run_dir, inputs = self._write_inputs(structure, functional, run_dir, overrides)
+        run_dir, inputs = self._write_inputs(
+            structure, functional, run_dir, overrides, prev_dir=prev_dir
+        )
         gpaw_version = _pkg_version("gpaw")
         base: dict[str, Any] = {
             "structure_id": structure_id(structure),
@@ -274,6 +370,10 @@ class GpawEngine:
             (run_dir / RESULTS).write_text(json.dumps(results, indent=1))
             return doc_from_results(base, results)
         results, base["wall_time_s"] = self._launch(run_dir)
+        start = results.get("start")
+        if isinstance(start, dict) and start.get("used"):
+            plan = (_read_json(run_dir / INPUTS) or {}).get("start") or {}
+            base["parent_reference_id"] = plan.get("parent_reference_id")
         return doc_from_results(base, results)
 
     def relax(
@@ -329,30 +429,31 @@ class GpawEngine:
         run_dir: Path,
         overrides: dict[str, Any] | None,
         extra: dict[str, Any] | None = None,
+        prev_dir: Path | None = None,
     ) -> tuple[Path, GpawInputs]:
-        """Write ``inputs.json`` (removing a previous run's outputs); the folder, resolved."""
+        """Write ``inputs.json`` (removing a previous run's outputs); the folder, resolved.
+
+        A single point (no ``extra``) also gets ``write_state`` and, with ``prev_dir``,
+        ``start`` (:func:`start_from`'s plan) and ``start_from`` (the file, or None).
+        """
         inputs = gpaw_inputs(structure, functional, overrides)
         run_dir = Path(run_dir).resolve()
         run_dir.mkdir(parents=True, exist_ok=True)
-        for stale in (RESULTS, LOG, _run.STDOUT):
+        for stale in (RESULTS, LOG, _run.STDOUT, STATE):
             (run_dir / stale).unlink(missing_ok=True)
         atoms = {
             "numbers": [site.specie.Z for site in structure],
             "positions": structure.cart_coords.tolist(),
             "cell": structure.lattice.matrix.tolist(),
         }
-        (run_dir / INPUTS).write_text(
-            json.dumps(
-                {
-                    "functional": functional,
-                    **(extra or {}),
-                    **inputs,
-                    "atoms": atoms,
-                    "structure": structure.as_dict(),
-                },
-                indent=1,
-            )
-        )
+        content: dict[str, Any] = {"functional": functional, **(extra or {}), **inputs}
+        content.update(atoms=atoms, structure=structure.as_dict())
+        if extra is None:
+            content["write_state"] = _writes_state(inputs)
+            if prev_dir is not None:
+                plan = start_from(Path(prev_dir).resolve(), content)
+                content.update(start=plan, start_from=plan["from"])
+        (run_dir / INPUTS).write_text(json.dumps(content, indent=1))
         return run_dir, inputs
 
     def _blocked(self, inputs: GpawInputs) -> str | None:

@@ -1,8 +1,9 @@
 """GPAW inputs from a structure and a level of theory: pure, testable without GPAW.
 
-Precedence: the preset (the module constants below) < user ``overrides``. GPAW cannot start a
-meta-GGA run from a previous GGA run's wavefunctions in a way that saves time here, so there
-is no "previous calculation" layer (``prev_dir`` is ignored by the engine).
+Precedence: the preset (the module constants below) < user ``overrides``. A previous
+calculation (``prev_dir``) changes no input here: the engine starts from its state only
+when that run's inputs are these but the functional and SCF criteria (see
+:mod:`pesbench.engines.gpaw.engine`).
 
 The physics, per run:
 
