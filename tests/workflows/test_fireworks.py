@@ -107,6 +107,51 @@ def test_workers_pull_only_their_category(
         store.close()
 
 
+def test_worker_wait_polls_while_its_jobs_wait_on_other_categories(
+    db_settings: PesbenchSettings, tmp_path: Path
+) -> None:
+    """``--wait`` is idle time: the worker outlives it while a job of its category is coming."""
+    first = random_array(10, seed=1)
+    middle = random_array(first.output["n"], seed=2)
+    last = random_array(middle.output["n"], seed=3)
+    for step, category in ((first, DFT_CATEGORY), (middle, MLIP_CATEGORY), (last, DFT_CATEGORY)):
+        step.update_config({"manager_config": {"_category": category}})
+    launchpad = get_launchpad(db_settings)
+    launchpad.add_wf(
+        flow_to_workflow(Flow([first, middle, last]), store=get_job_store(db_settings))
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PESBENCH_")}
+    env.update(
+        PESBENCH_DB_URI=str(db_settings.db_uri),
+        PESBENCH_DB_NAME=db_settings.db_name,
+        PESBENCH_DATA_DIR=str(db_settings.data_dir),
+    )
+    worker = subprocess.Popen(
+        [str(REPO / ".venv/bin/pesbench"), "worker", "--category", DFT_CATEGORY, "--wait", "3"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while launchpad.fireworks.count_documents({"state": "COMPLETED"}) < 1:
+            assert time.monotonic() < deadline, "the first job never ran"
+            assert worker.poll() is None, worker.communicate()[0]
+            time.sleep(0.5)
+        time.sleep(8)  # well past --wait: the last job waits on the READY mlip job
+        assert worker.poll() is None, worker.communicate()[0]
+        rapidfire(launchpad, FWorker(category=MLIP_CATEGORY), max_loops=1, strm_lvl="ERROR")
+        output, _ = worker.communicate(timeout=120)  # runs the last job, then idles 3 s
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    assert worker.returncode == 0, output
+    assert "2 job(s) completed" in output
+    assert launchpad.fireworks.count_documents({"state": "COMPLETED"}) == 3
+
+
 def _slurm_cluster() -> Path:
     script = REPO / "scripts" / "slurm-cluster.sh"
     if os.geteuid() != 0 or shutil.which("apt-get") is None:
