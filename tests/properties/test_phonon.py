@@ -69,7 +69,12 @@ def test_failed_single_point_is_a_note_not_a_value(same_side, monkeypatch):
             )
         return real(structure, settings, relax_id, parent_id)
 
+    def relax_many(structures, settings, relax_ids, parent_ids):  # Side.relax_many's hook
+        items = zip(structures, relax_ids, parent_ids, strict=True)
+        return [relax(s, settings, relax_id, parent) for s, relax_id, parent in items]
+
     monkeypatch.setattr(same_side, "_relax", relax)
+    monkeypatch.setattr(same_side, "_relax_many", relax_many)
     result = compute_properties("phonon", cu_bulk(), same_side, parameters=PARAMS)
     assert result.properties == []
     assert any("planted failure" in note for note in result.notes)

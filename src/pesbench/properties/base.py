@@ -16,7 +16,7 @@ with the same constraints on every side, and a property uses that side's terms o
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,18 +100,44 @@ class PropertyContext:
         ``what`` names the term in the note; ``side`` replaces the context's side (e.g.
         its :meth:`~pesbench.properties.sides.Side.open_shell` variant).
         """
+        return self.relax_many(
+            [structure], [what], cell=cell, fixed=fixed, static=static, side=side
+        )[0]
+
+    def relax_many(
+        self,
+        structures: Sequence[Structure],
+        whats: Sequence[str],
+        *,
+        cell: bool = False,
+        fixed: tuple[int, ...] = (),
+        static: bool = False,
+        side: Side | None = None,
+    ) -> list[RelaxationDoc | None]:
+        """Relax several terms with the same constraints, together where the side can.
+
+        As :meth:`relax` on each in turn (same documents, notes and order), but a model
+        side evaluates them in batched forward passes
+        (:meth:`~pesbench.properties.sides.Side.relax_many`).
+        """
         if static:
             settings = RelaxSettings.static()
         else:
             settings = self.thresholds.model_copy(
                 update={"relax_cell": cell, "fix_indices": tuple(sorted(set(fixed)))}
             )
-        doc = (side or self.side).relax(structure, settings, parent_id=self.bulk_id)
-        self.relaxations.append(doc)
-        if doc.status != "success" or doc.energy is None:
-            self.notes.append(f"{what}: {doc.failure_reason or 'failed'}")
-            return None
-        return doc
+        docs = (side or self.side).relax_many(
+            structures, settings, parent_ids=[self.bulk_id] * len(structures)
+        )
+        out: list[RelaxationDoc | None] = []
+        for doc, what in zip(docs, whats, strict=True):
+            self.relaxations.append(doc)
+            if doc.status != "success" or doc.energy is None:
+                self.notes.append(f"{what}: {doc.failure_reason or 'failed'}")
+                out.append(None)
+            else:
+                out.append(doc)
+        return out
 
     def result(self, seconds: float) -> PropertySetDoc:
         """The calculation's document: its values, relaxations and notes."""

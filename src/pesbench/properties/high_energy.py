@@ -49,12 +49,16 @@ def high_energy_properties(ctx: PropertyContext) -> None:
         ctx.notes.append(f"{skipped.label}: skipped, {skipped.reason}")
     bulk_per_atom = ctx.bulk.energy_per_atom
     assert bulk_per_atom is not None
-    for doc in generation.structures:
+    samples = [d for d in generation.structures if isinstance(d.details, HighEnergyDetails)]
+    terms = ctx.relax_many(  # single points, batched on a model side
+        [doc.structure for doc in samples],
+        [f"excess_energy {sample_label(doc.details)}" for doc in samples],  # type: ignore[arg-type]
+        static=True,
+    )
+    for doc, term in zip(samples, terms, strict=True):
         details = doc.details
-        if not isinstance(details, HighEnergyDetails):
-            continue
+        assert isinstance(details, HighEnergyDetails)
         label = sample_label(details)
-        term = ctx.relax(doc.structure, f"excess_energy {label}", static=True)
         if term is None or term.energy_per_atom is None:
             continue
         extra: dict[str, Any] = {

@@ -144,10 +144,11 @@ def _frozen(
     ctx: PropertyContext, label: str, path: list[StructureDoc], ends: list[RelaxationDoc]
 ) -> tuple[list[float] | None, list[str]]:
     """Energies along the generated (unrelaxed) path, endpoints from their first frames."""
-    terms = [
-        ctx.relax(doc.structure, f"{label}: frozen image {_details(doc).image_index}", static=True)
-        for doc in path[1:-1]
-    ]
+    terms = ctx.relax_many(
+        [doc.structure for doc in path[1:-1]],
+        [f"{label}: frozen image {_details(doc).image_index}" for doc in path[1:-1]],
+        static=True,
+    )
     if any(term is None for term in terms):
         return None, []
     energies = [_energy(t) for t in terms if t is not None]
@@ -161,10 +162,9 @@ def _hop(ctx: PropertyContext, hop_index: int, path: list[StructureDoc]) -> None
     what = f"migration_barrier {label}"
     info = _details(path[0])
     last = len(path) - 1
-    relaxed = [
-        ctx.relax(path[0].structure, f"{what}: endpoint 0"),
-        ctx.relax(path[-1].structure, f"{what}: endpoint {last}"),
-    ]
+    relaxed = ctx.relax_many(
+        [path[0].structure, path[-1].structure], [f"{what}: endpoint 0", f"{what}: endpoint {last}"]
+    )
     ends = [doc for doc in relaxed if doc is not None]
     if len(ends) < 2:
         return
@@ -179,8 +179,10 @@ def _hop(ctx: PropertyContext, hop_index: int, path: list[StructureDoc]) -> None
         return
     fixed = (info.moving_site_index, anchor_site(start, info.moving_site_index, hop_frac))
     terms: dict[str, RelaxationDoc] = {"endpoint_0": ends[0]}
-    for k, image in enumerate(images, start=1):
-        doc = ctx.relax(image, f"{what}: image {k}", fixed=fixed)
+    docs = ctx.relax_many(  # all images together (one batched pass per step on a model)
+        images, [f"{what}: image {k}" for k in range(1, len(images) + 1)], fixed=fixed
+    )
+    for k, doc in enumerate(docs, start=1):
         if doc is None:
             return
         terms[f"image_{k}"] = doc

@@ -41,14 +41,14 @@ def _single_points(
     ctx: PropertyContext, perfect: StructureDoc, displaced: list[StructureDoc]
 ) -> dict[str, RelaxationDoc] | None:
     """Single points of the perfect and every displaced supercell; None if one failed."""
-    terms: dict[str, RelaxationDoc | None] = {
-        "perfect_supercell": ctx.relax(perfect.structure, "phonon perfect supercell", static=True)
-    }
-    for doc in displaced:
-        index = _details(doc).displacement_index
-        terms[f"displaced_{index}"] = ctx.relax(
-            doc.structure, f"phonon displacement {index}", static=True
-        )
+    indices = [_details(doc).displacement_index for doc in displaced]
+    docs = ctx.relax_many(  # one batched pass per atom budget on a model side
+        [perfect.structure, *(doc.structure for doc in displaced)],
+        ["phonon perfect supercell", *(f"phonon displacement {i}" for i in indices)],
+        static=True,
+    )
+    roles = ["perfect_supercell", *(f"displaced_{i}" for i in indices)]
+    terms: dict[str, RelaxationDoc | None] = dict(zip(roles, docs, strict=True))
     failed = [role for role, term in terms.items() if term is None]
     if failed:
         ctx.notes.append(
