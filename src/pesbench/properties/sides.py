@@ -7,6 +7,10 @@ zero steps (``RelaxSettings.static()``). With a cache (:class:`RelaxationCache`,
 ``relaxations`` collection) a relaxation already stored for the same structure, side and
 settings is returned instead of recomputed, and each new one is stored as soon as it
 finishes: a killed worker redoes at most the relaxation it was in.
+:meth:`Side.relax_many` relaxes a list with the same settings: stored ones are looked up
+first, the others run together where the side can (a model: one batched forward pass per
+optimizer step, :func:`pesbench.relax.relax_many`) and each is stored as the batch ends
+(a killed worker redoes that batch).
 
 - :class:`ModelSide`: a loaded :class:`~pesbench.mlip.base.Predictor`, wrapped as an ASE
   calculator (:class:`PredictorCalculator`) and relaxed by :func:`pesbench.relax.relax_atoms`.
