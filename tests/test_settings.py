@@ -129,3 +129,15 @@ def test_get_settings_is_lazy_and_overridable(monkeypatch: pytest.MonkeyPatch) -
         assert get_settings() is inner
         assert inner.db_name == "inner"
     assert get_settings().db_name == "first"
+
+
+def test_dft_engine_is_a_known_name_or_an_import_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As the README says: gpaw, vasp, or module:Class of your own."""
+    from pesbench.engines.base import get_engine
+
+    monkeypatch.setenv("PESBENCH_DFT_ENGINE", "pesbench.testing.emt:EmtEngine")
+    assert type(get_engine(settings=PesbenchSettings())).__name__ == "EmtEngine"
+    monkeypatch.setenv("PESBENCH_DFT_ENGINE", "gpw")
+    message = _one_line_error()
+    assert message.startswith("PESBENCH_DFT_ENGINE:")
+    assert "module:Class (got 'gpw')" in message

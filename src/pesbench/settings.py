@@ -42,6 +42,8 @@ __all__ = [
 
 ENV_PREFIX = "PESBENCH_"
 CONFIG_ENV = ENV_PREFIX + "CONFIG"
+_IMPORT_PATH = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*$")
+"""``module:Class``, e.g. ``pesbench.testing.emt:EmtEngine``."""
 _MONGO_DB_NAME_FORBIDDEN = re.compile(r'[/\\. "$*<>:|?]')
 
 
@@ -79,8 +81,10 @@ class PesbenchSettings(BaseSettings):
     model_dir: Path | None = Field(
         None, description="Local uMLIP model files and folders (default: data_dir/models)."
     )
-    dft_engine: Literal["gpaw", "vasp"] = Field(
-        "gpaw", description="DFT engine for references: the local GPAW engine, or VASP."
+    dft_engine: str = Field(
+        "gpaw",
+        description="DFT engine for references: gpaw (the local engine), vasp, or an import "
+        "path module:Class of your own DFTEngine.",
     )
     dft_cores: int | None = Field(
         None, ge=1, description="MPI ranks for a DFT run (default: all cores of the machine)."
@@ -161,6 +165,14 @@ class PesbenchSettings(BaseSettings):
                 parse_uri(value)
             except Exception as exc:  # pymongo raises several types here
                 raise ValueError(f"malformed MongoDB URI: {exc}") from None
+        return value
+
+    @field_validator("dft_engine")
+    @classmethod
+    def _check_engine(cls, value: str) -> str:
+        value = value.strip()
+        if value not in ("gpaw", "vasp") and not _IMPORT_PATH.match(value):
+            raise ValueError("expected gpaw, vasp, or an import path module:Class")
         return value
 
     @field_validator("db_name")

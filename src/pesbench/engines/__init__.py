@@ -1,6 +1,8 @@
-"""DFT engines behind one seam: VASP (atomate2 + custodian) and the local engine.
+"""DFT engines behind one seam (:class:`~pesbench.engines.base.DFTEngine`).
 
-Empty until its issue lands.
+``gpaw``: the embedded local engine (GPAW under MPI, a subprocess per run); ``vasp``:
+VASP through atomate2's input sets and custodian; or an import path ``module:Class`` of
+your own (:func:`~pesbench.engines.base.get_engine`).
 """
 
 from __future__ import annotations

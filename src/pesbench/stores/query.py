@@ -31,7 +31,6 @@ __all__ = [
     "query_comparisons",
     "query_properties",
     "query_property_pairs",
-    "query_results",
 ]
 
 Level = Literal["material", "structure"]
@@ -206,37 +205,6 @@ def query_properties(
     :func:`query_property_pairs`. Rows sorted by category, material, name, label, model.
     """
     return property_error_rows(query_property_pairs(settings, **filters))
-
-
-def query_results(
-    structure_ids: list[str],
-    collection: Literal["references", "predictions"],
-    settings: PesbenchSettings | None = None,
-    criteria: dict[str, Any] | None = None,
-) -> list[dict[str, Any]]:
-    """Raw documents (energies, forces) of ``structure_ids`` from references or predictions."""
-    store = collection_store(collection, settings)
-    store.connect()
-    try:
-        return list(
-            store.query(
-                {"structure_id": {"$in": structure_ids}, "status": "success", **(criteria or {})},
-                properties=[
-                    "structure_id",
-                    "functional",
-                    "model",
-                    "energy",
-                    "n_atoms",
-                    "forces",
-                    "reference_id",
-                    "prediction_id",
-                    "composition",
-                    "structure",
-                ],
-            )
-        )
-    finally:
-        store.close()
 
 
 def export_table(frame: pd.DataFrame, path: Path) -> Path:
