@@ -148,7 +148,7 @@ def verdict(
     checks: dict[str, Any],
     kills: list[dict[str, Any]],
     restarts: list[dict[str, Any]],
-    asked: dict[str, int],
+    asked: dict[str, Any],
     outcome: str,
 ) -> list[str]:
     """The anomalies the checks show (besides those met during the run).
@@ -186,8 +186,13 @@ def verdict(
         )
     if checks["job_outputs_duplicated"]:
         found.append(f"{checks['job_outputs_duplicated']} job outputs stored twice (jobs)")
-    if len(kills) < asked["kills"]:
-        found.append(f"only {len(kills)} kills (asked {asked['kills']}): {outcome}")
+    random_kills = [kill for kill in kills if "target" not in kill]
+    if len(random_kills) < asked["kills"]:
+        found.append(f"only {len(random_kills)} kills (asked {asked['kills']}): {outcome}")
+    targeted = [kill["target"] for kill in kills if "target" in kill]
+    wanted = [f"plan ({mode})" for mode in asked.get("plan_kills", [])]
+    if targeted != wanted:
+        found.append(f"targeted plan kills: {targeted} (asked {wanted})")
     if len(restarts) < asked["restarts"]:
         found.append(f"only {len(restarts)} mongod restarts (asked {asked['restarts']})")
     return found

@@ -45,9 +45,15 @@ def write_markdown(results: dict[str, Any], path: Path) -> None:
         f"{a['mlip_workers']} `--category mlip` subprocesses, respawned when one died; "
         f"{results['workers_spawned']} started in all. FireWorks ping every {a['ping_s']} s; "
         f"`pesbench resume --lost-after {a['lost_after']}`.",
-        f"- {len(kills)} SIGKILLs of a random worker (past its start-up when any was), every "
-        f"{a['kill_every'][0]} to {a['kill_every'][1]} s (uniform)"
+        f"- {sum('target' not in k for k in kills)} SIGKILLs of a random worker (past its "
+        f"start-up when any was), every {a['kill_every'][0]} to {a['kill_every'][1]} s (uniform)"
         + ("; never the worker running the plan job (`--spare-plan`)." if a["spare_plan"] else "."),
+        f"- {sum('target' in k for k in kills)} targeted SIGKILLs of the worker running the plan "
+        "job (`--plan-kills "
+        + " ".join(a.get("plan_kills", []))
+        + "`: 'run' while the job runs, 'update' while FireWorks inserts the jobs "
+        "the plan made, its launch COMPLETED and the job still RUNNING); "
+        "`pesbench resume --lock-wait 15`.",
         f"- {len(results['restarts'])} stops of the managed mongod, held down "
         f"{a['down_s']} s each, then `pesbench db start`.",
         f"- {len(results['resumes'])} `pesbench resume` runs.",
@@ -100,7 +106,8 @@ def write_markdown(results: dict[str, Any], path: Path) -> None:
             else ""
         )
         lines.append(
-            f"| {i} | {k['t_s']} | {k['category']} | {k['worker_age_s']} | {k['phase']} | "
+            f"| {i} | {k['t_s']} | {k['category']} | {k['worker_age_s']} | "
+            f"{k['phase']}{' (' + k['target'] + ')' if 'target' in k else ''} | "
             f"{k.get('job_name') or ''} | {k.get('fw_state') or ''} | {end} |"
         )
     lines += [

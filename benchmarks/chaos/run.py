@@ -11,6 +11,10 @@ category ``mlip``) run it, respawned whenever one dies while work is left. Meanw
   group) every ``--kill-every`` seconds (uniform), ``--kills`` times; what it was doing is
   read from ``/proc/<pid>/cwd`` (the FireWorks launch folder) and the launch it belongs to,
   and the killed job's final state and number of launches are checked at the end;
+- the worker running the plan job is killed on purpose (``--plan-kills``): once while
+  the job runs, once while FireWorks inserts the jobs the plan made (what
+  ``pesbench resume`` must repair: a stale workflow lock, orphan jobs, the plan RUNNING
+  with a COMPLETED launch);
 - the managed mongod is stopped (``pesbench db stop``, or SIGKILL) ``--restarts`` times,
   at evenly spaced fractions of the campaign's jobs, held down for ``--down-s`` seconds,
   then started again with ``pesbench db start``;
@@ -42,6 +46,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -159,9 +164,13 @@ class Chaos:
     anomalies: list[str] = field(default_factory=list)
     spawned: int = 0
     resume_at: list[float] = field(default_factory=list)
+    plan_kills: list[str] = field(default_factory=list)
+    """Targeted plan kills still to do ('run', 'update')."""
     respawn_after: dict[int, float] = field(default_factory=dict)
     db_down: bool = False
     _client: tuple[str, MongoClient] | None = None
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    finished: threading.Event = field(default_factory=threading.Event)
 
     @property
     def server(self) -> LocalMongoServer:
@@ -230,6 +239,10 @@ class Chaos:
 
     def reap(self, work_left: dict[str, bool]) -> None:
         """Note workers that ended; respawn their slot while their category has work."""
+        with self.lock:
+            self._reap(work_left)
+
+    def _reap(self, work_left: dict[str, bool]) -> None:
         slots = [("dft", i) for i in range(self.args.dft_workers)]
         slots += [("mlip", self.args.dft_workers + i) for i in range(self.args.mlip_workers)]
         for category, slot in slots:
@@ -287,6 +300,15 @@ class Chaos:
             if not live:
                 return
         worker, where = random.choice(started or live)
+        self.kill(worker, where)
+
+    def kill(self, worker: Worker, where: dict[str, Any], target: str | None = None) -> None:
+        with self.lock:  # the plan killer thread kills too: a kill is recorded before reaped
+            self._kill(worker, where, target)
+
+    def _kill(self, worker: Worker, where: dict[str, Any], target: str | None) -> None:
+        if worker.proc.poll() is not None:
+            return
         os.killpg(worker.proc.pid, signal.SIGKILL)
         worker.proc.wait()
         self.kills.append(
@@ -295,10 +317,63 @@ class Chaos:
                 "pid": worker.proc.pid,
                 "category": worker.category,
                 "worker_age_s": round(time.monotonic() - worker.started, 1),
+                **({"target": f"plan ({target})"} if target else {}),
                 **where,
             }
         )
         self.resume_at.append(time.monotonic() + self.args.lost_after + 3)
+
+    def kill_plan(self) -> None:
+        """Thread: the targeted kills of the worker running the plan job, polled every 50 ms.
+
+        'run': as soon as the plan job runs (its last launch RUNNING); 'update': as soon as
+        its launch is COMPLETED while the job is still RUNNING (FireWorks inserting the jobs
+        the plan made, under the workflow's lock). Ends when the plan job completed.
+        """
+        client: MongoClient | None = None
+        while self.plan_kills and not self.finished.is_set():
+            time.sleep(0.05)
+            state = self.server.status()
+            if state is None:
+                continue
+            try:
+                if client is None:
+                    client = MongoClient(state.uri, serverSelectionTimeoutMS=2000)
+                db = client[DB_NAME]
+                fw = db.fireworks.find_one({"name": {"$regex": "^plan "}})
+                if fw is None or not fw.get("launches"):
+                    continue
+                if fw["state"] == "COMPLETED":
+                    return
+                launch = db.launches.find_one({"launch_id": fw["launches"][-1]})
+            except PyMongoError:
+                client = None
+                continue
+            if launch is None or fw["state"] != "RUNNING":
+                continue
+            mode = self.plan_kills[0]
+            if launch["state"] != {"run": "RUNNING", "update": "COMPLETED"}[mode]:
+                continue
+            folder = Path(launch["launch_dir"])
+            with self.lock:
+                workers = list(self.workers.values())
+            for worker in workers:
+                try:
+                    cwd = Path(os.readlink(f"/proc/{worker.proc.pid}/cwd"))
+                except OSError:
+                    continue
+                if cwd == folder or folder in cwd.parents:
+                    where = {
+                        "phase": "running a job",
+                        "job": "plan",
+                        "job_name": fw["name"],
+                        "fw_id": fw["fw_id"],
+                        "fw_state": fw["state"],
+                        "launch_state": launch["state"],
+                    }
+                    self.kill(worker, where, target=mode)
+                    self.plan_kills.pop(0)
+                    break
 
     def doing(self, worker: Worker) -> dict[str, Any]:
         """What the worker does now: starting, polling, or which job in which state."""
@@ -360,7 +435,9 @@ class Chaos:
     # ---- resume and restarts
 
     def resume(self, why: str) -> None:
-        rc, out = self.cli("resume", self.name, "--lost-after", str(self.args.lost_after))
+        rc, out = self.cli(
+            "resume", self.name, "--lost-after", str(self.args.lost_after), "--lock-wait", "15"
+        )
         self.resumes.append({"t_s": self.elapsed(), "why": why, "rc": rc, "output": out})
         self.resume_at = [t for t in self.resume_at if t > time.monotonic()]
         if rc != 0:
@@ -420,6 +497,15 @@ class Chaos:
         low, high = self.args.kill_every
         next_kill = time.monotonic() + random.uniform(low, high)
         thresholds = [(i + 1) / (self.args.restarts + 1) for i in range(self.args.restarts)]
+        threading.Thread(target=self.kill_plan, daemon=True).start()
+        try:
+            return self._run(deadline, low, high, next_kill, thresholds)
+        finally:
+            self.finished.set()
+
+    def _run(
+        self, deadline: float, low: float, high: float, next_kill: float, thresholds: list[float]
+    ) -> str:
         last_counts: Any = None
         last_change = time.monotonic()
         stall_resumed = False
@@ -448,7 +534,8 @@ class Chaos:
             if len(self.restarts) < len(thresholds) and fraction >= thresholds[len(self.restarts)]:
                 self.restart_mongod(len(self.restarts), fraction)
                 continue
-            if len(self.kills) < self.args.kills and time.monotonic() >= next_kill:
+            random_kills = sum("target" not in kill for kill in self.kills)
+            if random_kills < self.args.kills and time.monotonic() >= next_kill:
                 self.kill_one()
                 next_kill = time.monotonic() + random.uniform(low, high)
             if self.resume_at and time.monotonic() >= min(self.resume_at):
@@ -515,8 +602,16 @@ def main() -> int:
     parser.add_argument(
         "--spare-plan",
         action="store_true",
-        help="never kill a worker running the plan job (a kill while FireWorks appends the "
-        "jobs the plan made leaves the workflow inconsistent, and resume cannot repair it)",
+        help="never kill a worker running the plan job (the random kills may hit it otherwise)",
+    )
+    parser.add_argument(
+        "--plan-kills",
+        nargs="*",
+        choices=["run", "update"],
+        default=["run", "update"],
+        help="targeted kills of the worker running the plan job, in order: 'run' while the "
+        "job runs, 'update' while FireWorks adds the jobs the plan made (its launch "
+        "COMPLETED, the job still RUNNING); not counted in --kills",
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--keep", action="store_true", help="keep the data folder")
@@ -534,7 +629,7 @@ def main() -> int:
     spec_path = write_campaign(run_dir, name, args.structures, args)
     started = now()
     load_start = [round(x, 2) for x in os.getloadavg()]
-    chaos = Chaos(args, run_dir, data_dir, env, name)
+    chaos = Chaos(args, run_dir, data_dir, env, name, plan_kills=list(args.plan_kills))
     print(f"chaos: data in {run_dir}", flush=True)
     outcome = "not started"
     checks: dict[str, Any] = {}
@@ -556,7 +651,12 @@ def main() -> int:
     finally:
         chaos.stop_workers()
         chaos.cli("db", "stop")
-    asked = {"structures": args.structures, "kills": args.kills, "restarts": args.restarts}
+    asked = {
+        "structures": args.structures,
+        "kills": args.kills,
+        "restarts": args.restarts,
+        "plan_kills": args.plan_kills,
+    }
     anomalies = chaos.anomalies + verdict(checks, chaos.kills, chaos.restarts, asked, outcome)
     results = {
         "started": started,
