@@ -63,6 +63,23 @@ def test_campaign_on_an_imported_dataset(db_settings: PesbenchSettings, tmp_path
     table = pd.read_csv(report.parent / "material.csv")
     assert table["softening_scale"].to_numpy() == pytest.approx([0.8, 0.8], abs=1e-6)
     assert "imported" in report.read_text()
+    out = tmp_path / "q.csv"
+    queried = CliRunner().invoke(
+        app,
+        [
+            "query",
+            "--campaign",
+            "byod",
+            "--category",
+            "imported",
+            "--material",
+            "Cu",
+            "-o",
+            str(out),
+        ],
+    )
+    assert queried.exit_code == 0, queried.output
+    assert pd.read_csv(out)["softening_scale"].to_numpy() == pytest.approx([0.8], abs=1e-6)
 
 
 def test_dataset_campaign_needs_the_dataset_and_no_generation(
