@@ -108,9 +108,10 @@ def test_workers_pull_only_their_category(
 
 
 def test_worker_wait_polls_while_its_jobs_wait_on_other_categories(
-    db_settings: PesbenchSettings, tmp_path: Path
+    db_settings: PesbenchSettings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``--wait`` is idle time: the worker outlives it while a job of its category is coming."""
+    monkeypatch.chdir(tmp_path)  # rapidfire's launch folders
     first = random_array(10, seed=1)
     middle = random_array(first.output["n"], seed=2)
     last = random_array(middle.output["n"], seed=3)

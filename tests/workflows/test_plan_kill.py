@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from campaigns import EMT, emt_campaign
 from fireworks import FWorker
 from fireworks.core.rocket_launcher import rapidfire
@@ -45,8 +46,9 @@ def _keys(collection: str, key: str, settings: PesbenchSettings) -> list[str]:
 
 
 def test_resume_repairs_a_worker_killed_while_the_plan_replaces_itself(
-    db_settings: PesbenchSettings, tmp_path: Path
+    db_settings: PesbenchSettings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.chdir(tmp_path)  # rapidfire's launch folders
     spec = emt_campaign(
         tmp_path, NAME, dft={"engine": EMT}, models=["ase:ase.calculators.emt.EMT"], chunk_size=2
     )
