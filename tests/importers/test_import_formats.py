@@ -179,3 +179,32 @@ def test_unknown_or_missing_functional_is_an_error(
     assert isinstance(missing.exception, PesbenchError)
     assert "no functional" in missing.output
     assert _refs(db_settings) == []
+
+
+def test_ase_trajectory_and_implausible_units(
+    db_settings: PesbenchSettings, tmp_path: Path, frames: list[Atoms]
+) -> None:
+    path = tmp_path / "md.traj"
+    write(path, frames)  # ASE's trajectory keeps the calculators' results
+    _import(str(path), "--dataset", "traj", "--functional", "PBE")
+    docs = _refs(db_settings)
+    _assert_matches(docs, frames)
+    assert all(d.provenance and d.provenance.source_format == "ase" for d in docs)
+
+    records = [
+        {
+            "structure": AseAtomsAdaptor.get_structure(a).as_dict(),
+            "energy": a.get_potential_energy(),
+            "forces": a.get_forces().tolist(),
+            "stress": (a.get_stress(voigt=False) / units.GPa * 1e9).tolist(),  # Pa
+            "functional": "PBE",
+        }
+        for a in frames
+        if np.abs(a.get_stress()).max() > 1e-4
+    ]
+    assert records
+    pa = tmp_path / "pa.json"
+    pa.write_text(json.dumps(records))
+    result = CliRunner().invoke(app, ["import", str(pa), "--dataset", "pa", "--stress-unit", "gpa"])
+    assert isinstance(result.exception, PesbenchError)  # nothing imported
+    assert "GPa: not GPa (unit error?)" in result.output

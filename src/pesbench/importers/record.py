@@ -57,8 +57,8 @@ KBAR_VASP_TO_GPA = -0.1
 """VASP stress (kBar, pressure positive) -> GPa tensile positive."""
 MAX_FORCE_EV_A = 1000.0
 """A force component above this (eV/Å) is taken for a unit error (Hartree/Bohr ... of junk)."""
-MAX_STRESS_GPA = 10000.0
-"""A stress component above this (GPa) is taken for a unit error (Pa, bar ...)."""
+MAX_STRESS_GPA = 1000.0
+"""A stress component above this (GPa; 1 TPa) is taken for a unit error (Pa, bar ...)."""
 
 
 class RecordError(ValueError):
