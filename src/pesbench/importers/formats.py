@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from pesbench.importers.ase_files import read_ase, read_extxyz
 from pesbench.importers.asedb import read_asedb
@@ -12,7 +13,7 @@ from pesbench.importers.json_records import load_json, read_mptrj, read_records,
 from pesbench.importers.record import BadRecord, Frame, RecordError
 from pesbench.importers.vasp import read_vasp
 
-__all__ = ["FORMATS", "detect_format", "read_frames"]
+__all__ = ["FORMATS", "detect_format", "open_frames", "read_frames"]
 
 FORMATS: tuple[str, ...] = ("extxyz", "ase", "asedb", "vasp", "mptrj", "records")
 """``extxyz``; ``ase`` (anything ase.io reads); ``asedb``; ``vasp`` (run folders or
@@ -37,15 +38,38 @@ def detect_format(path: Path) -> str:
         return "extxyz"
     if name.endswith(".db"):
         return "asedb"
-    if name.endswith((".json", ".jsonl")):
-        data = load_json(path)
-        if isinstance(data, dict) and "ids" in data and "nextid" in data:
-            return "asedb"  # ASE's JSON database
-        kind = sniff_json(data)
-        if not kind:
-            raise RecordError(f"{path}: JSON neither MPtrj ({{id: {{frame: record}}}}) nor a list")
-        return kind
+    if _is_json(path):
+        return _json_format(path, load_json(path))
     return "ase"
+
+
+def _is_json(path: Path) -> bool:
+    return _GZ.sub("", path.name.lower()).endswith((".json", ".jsonl"))
+
+
+def _json_format(path: Path, data: Any) -> str:
+    if isinstance(data, dict) and "ids" in data and "nextid" in data:
+        return "asedb"  # ASE's JSON database
+    kind = sniff_json(data)
+    if not kind:
+        raise RecordError(f"{path}: JSON neither MPtrj ({{id: {{frame: record}}}}) nor a list")
+    return kind
+
+
+def open_frames(
+    path: Path, format: str | None = None, *, stress_unit: str | None = None
+) -> tuple[str, Iterator[Frame | BadRecord]]:
+    """The format of ``path`` (``format``, else detected) and its frames.
+
+    :func:`detect_format` then :func:`read_frames`, reading a JSON file once.
+    """
+    if format is None and _is_json(path) and not path.is_dir():
+        data = load_json(path)
+        format = _json_format(path, data)
+        if format != "asedb":
+            return format, _json_frames(path, format, data, stress_unit)
+    format = format or detect_format(path)
+    return format, read_frames(path, format, stress_unit=stress_unit)
 
 
 def read_frames(
@@ -60,14 +84,18 @@ def read_frames(
         return read_asedb(path)
     if format == "vasp":
         return read_vasp(path)
+    if format in ("mptrj", "records"):
+        return _json_frames(path, format, load_json(path), stress_unit)
+    raise RecordError(f"unknown format {format!r}; known: {', '.join(FORMATS)}")
+
+
+def _json_frames(
+    path: Path, format: str, data: Any, stress_unit: str | None
+) -> Iterator[Frame | BadRecord]:
     if format == "mptrj":
-        data = load_json(path)
         if sniff_json(data) != "mptrj":
             raise RecordError(f"{path}: not MPtrj JSON ({{material_id: {{frame_id: record}}}})")
         return read_mptrj(data)
-    if format == "records":
-        data = load_json(path)
-        if not isinstance(data, list):
-            raise RecordError(f"{path}: not a JSON list of records")
-        return read_records(data, stress_unit)
-    raise RecordError(f"unknown format {format!r}; known: {', '.join(FORMATS)}")
+    if not isinstance(data, list):
+        raise RecordError(f"{path}: not a JSON list of records")
+    return read_records(data, stress_unit)

@@ -23,7 +23,7 @@ from typing import Any
 import bson
 from pymongo.errors import BulkWriteError
 
-from pesbench.importers.formats import detect_format, read_frames
+from pesbench.importers.formats import open_frames
 from pesbench.importers.record import BadRecord, DatasetId, check_frame, to_reference
 from pesbench.schemas.reference import ReferenceDoc
 from pesbench.settings import PesbenchSettings, get_settings
@@ -135,7 +135,7 @@ def import_path(
     """
     settings = settings or get_settings()
     path = Path(path).resolve()
-    fmt = options.format or detect_format(path)
+    fmt, frames = open_frames(path, options.format, stress_unit=options.stress_unit)
     dataset = options.dataset
     import_id = hashlib.sha256(
         f"{dataset.name}|{dataset.version}|{path}|{_fingerprint(path)}".encode()
@@ -179,7 +179,7 @@ def import_path(
             if progress is not None:
                 progress(done)
 
-        for item in read_frames(path, fmt, stress_unit=options.stress_unit):
+        for item in frames:
             if item.index < start:
                 continue
             handled = item.index + 1
