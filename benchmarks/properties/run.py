@@ -20,8 +20,8 @@ from importlib.resources import as_file, files
 from pathlib import Path
 from typing import Any
 
+from pesbench.report import load_relaxed_properties
 from pesbench.stores.properties import PropertySetStore
-from pesbench.stores.report_properties import load_relaxed_properties
 from pesbench.workflows.execute import run_campaign
 from pesbench.workflows.spec import load_spec
 

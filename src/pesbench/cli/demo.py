@@ -9,11 +9,11 @@ from pesbench.cli.doctor import FAILED, run_checks
 from pesbench.cli.run import print_summary, run_with_progress
 from pesbench.errors import PesbenchError
 from pesbench.makers.finetune import FineTuneMaker, run_finetune
+from pesbench.report import write_report
 from pesbench.schemas.correction import FineTuneDoc
 from pesbench.settings import get_settings, redact_uri
 from pesbench.stores import database_uri
 from pesbench.stores.corrections import load_corrections
-from pesbench.stores.report import write_report
 from pesbench.workflows.execute import preflight
 from pesbench.workflows.spec import load_spec
 

@@ -9,8 +9,8 @@ import typer
 
 from pesbench.cli.console import console
 from pesbench.cli.db import check_database
+from pesbench.report import write_report
 from pesbench.settings import get_settings
-from pesbench.stores.report import write_report
 
 __all__ = ["report"]
 

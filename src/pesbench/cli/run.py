@@ -10,11 +10,10 @@ from rich.table import Table
 
 from pesbench.cli.console import console
 from pesbench.cli.db import check_database
+from pesbench.report import energy_summary, load_relaxed_properties
 from pesbench.schemas.campaign import CampaignRunSummary
 from pesbench.settings import get_settings
 from pesbench.stores.query import query_comparisons
-from pesbench.stores.report import energy_summary
-from pesbench.stores.report_properties import load_relaxed_properties
 from pesbench.workflows.execute import preflight, run_campaign, submit_campaign
 from pesbench.workflows.spec import CampaignSpec, load_spec
 

@@ -15,6 +15,7 @@ from jobflow import job
 from pydantic import BaseModel
 from pymongo import UpdateOne
 
+from pesbench.report import write_report
 from pesbench.schemas.campaign import CampaignRunSummary
 from pesbench.schemas.prediction import PredictionChunkDoc
 from pesbench.schemas.property import PropertySetDoc
@@ -25,7 +26,6 @@ from pesbench.stores.builders import build_comparisons
 from pesbench.stores.connection import open_collection
 from pesbench.stores.predictions import PredictionStore
 from pesbench.stores.references import ReferenceStore
-from pesbench.stores.report import write_report
 
 __all__ = [
     "CAMPAIGNS_COLLECTION",

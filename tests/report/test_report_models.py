@@ -1,4 +1,4 @@
-"""The report's comparison of the routes from GGA to r2SCAN (pure: frames in, HTML out)."""
+"""The report's comparison of the routes from GGA to r2SCAN (pure: frames in, data out)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import io
 import pandas as pd
 import pytest
 
-from pesbench.stores.report_models import held_out_routes, r2scan_routes
+from pesbench.report.comparisons import held_out_routes, r2scan_routes
+from pesbench.report.data import Routes
+from pesbench.report.render import render_routes
 
 MATERIAL = pd.DataFrame(
     [
@@ -38,8 +40,9 @@ TUNED = pd.DataFrame(
 )
 
 
-def _tables(parts: list[str]) -> list[pd.DataFrame]:
-    return pd.read_html(io.StringIO("".join(parts)))
+def _tables(routes: Routes | None) -> list[pd.DataFrame]:
+    assert routes is not None
+    return pd.read_html(io.StringIO(render_routes(routes)))
 
 
 def test_routes_weight_by_structures_and_name_each_route() -> None:

@@ -19,15 +19,12 @@ from typer.testing import CliRunner
 from pesbench.analysis.property_errors import pair_properties, property_error_rows
 from pesbench.cli.main import app
 from pesbench.makers.properties import PropertyFlowMaker, RelaxMaker
+from pesbench.report import write_report
+from pesbench.report.properties import RELAXED_STATEMENT, properties_data
+from pesbench.report.relaxed import RelaxedProperties, load_relaxed_properties
+from pesbench.report.render import render_properties
 from pesbench.settings import PesbenchSettings
 from pesbench.stores.query import query_properties
-from pesbench.stores.report import write_report
-from pesbench.stores.report_properties import (
-    RELAXED_STATEMENT,
-    RelaxedProperties,
-    load_relaxed_properties,
-    properties_section,
-)
 
 CAMPAIGN = "relaxed-surfaces"
 PARAMS = {"max_index": 1, "min_slab_A": 6.0, "min_vacuum_A": 8.0}
@@ -102,7 +99,7 @@ def test_report_csv_and_query_of_relaxed_properties(
     assert pd.read_csv(out)["model_value"].tolist() == pytest.approx(rows["model_value"])
 
 
-def test_report_section_draws_the_phonon_dos(tmp_path: Path) -> None:
+def test_report_section_draws_the_phonon_dos() -> None:
     ref = np.linspace(0.5, 8.0, 48)
     common = {
         "category": "phonon",
@@ -118,7 +115,6 @@ def test_report_section_draws_the_phonon_dos(tmp_path: Path) -> None:
              "side_kind": "model"}  # fmt: skip
     pairs = pair_properties([dft], [model])
     relaxed = RelaxedProperties(pairs=pairs, rows=property_error_rows(pairs), n_sets=2)
-    parts, _, _ = properties_section(relaxed, tmp_path)
-    html_text = "".join(parts)
+    html_text = render_properties(properties_data(relaxed))
     assert "Phonon density of states" in html_text
     assert html_text.count("data:image/png;base64") == 2  # parity and DOS

@@ -17,12 +17,12 @@ import pytest
 from pymatgen.core import Lattice, Structure
 from pymongo import MongoClient
 
+from pesbench.report import write_report
 from pesbench.schemas.prediction import ModelInfo, PredictionDoc
 from pesbench.schemas.reference import ReferenceDoc, hash_inputs
 from pesbench.schemas.structure import HighEnergyDetails, StructureDoc
 from pesbench.settings import PesbenchSettings
 from pesbench.stores.query import query_comparisons
-from pesbench.stores.report import write_report
 
 STAND_IN = "chgnet-r2scan (stand-in for DFT)"
 

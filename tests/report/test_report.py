@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from pesbench.cli.main import app
 from pesbench.errors import PesbenchError
+from pesbench.report import write_report
 from pesbench.schemas.correction import FineTuneDoc, HeldOutMetrics, ScaleFitDoc
 from pesbench.schemas.ids import structure_id
 from pesbench.schemas.prediction import ModelInfo, PredictionDoc
@@ -26,7 +27,6 @@ from pesbench.schemas.structure import HighEnergyDetails, StructureDoc
 from pesbench.settings import PesbenchSettings
 from pesbench.stores.corrections import save_correction
 from pesbench.stores.properties import RelaxationStore
-from pesbench.stores.report import write_report
 
 MU = {"Cu": -3.7, "O": -4.9}
 SHIFT = {"Cu": -30.0, "O": -12.0}
