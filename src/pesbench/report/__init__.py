@@ -23,8 +23,9 @@ from __future__ import annotations
 from pesbench.report.assemble import assemble_report
 from pesbench.report.comparisons import DFT_CODES, REFERENCING_LABELS, energy_summary
 from pesbench.report.data import ReportData
+from pesbench.report.inputs import ReportInputs
 from pesbench.report.properties import RELAXED_STATEMENT
-from pesbench.report.queries import ReportInputs, load_report_inputs
+from pesbench.report.queries import load_report_inputs
 from pesbench.report.relaxed import RelaxedProperties, load_relaxed_properties
 from pesbench.report.render import render_report
 from pesbench.report.write import ReportFiles, write_report

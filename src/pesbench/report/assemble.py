@@ -22,8 +22,8 @@ from pesbench.analysis.referencing import (
 )
 from pesbench.report.comparisons import comparisons, r2scan_routes
 from pesbench.report.data import Corrections, CrossFunctional, Figure, ReportData, Table
+from pesbench.report.inputs import ReportInputs
 from pesbench.report.properties import properties_data
-from pesbench.report.queries import ReportInputs
 
 __all__ = ["FINETUNE_SHOWN", "assemble_report", "cross_functional"]
 

@@ -22,7 +22,7 @@ from pesbench.analysis.plots import (
 )
 from pesbench.analysis.softening import softening_scale
 from pesbench.report.data import Comparisons, Convention, Figure, HeldOutRoutes, Routes, Table
-from pesbench.report.queries import ForcePairs
+from pesbench.report.inputs import ForcePairs
 
 __all__ = [
     "DFT_CODES",

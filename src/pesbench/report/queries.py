@@ -1,12 +1,12 @@
 """Everything the report reads from MongoDB, as frames, arrays and documents.
 
-:func:`load_report_inputs` gathers it in one :class:`ReportInputs`; nothing here draws or
-writes HTML (:mod:`pesbench.report.assemble` and :mod:`pesbench.report.render` do).
+:func:`load_report_inputs` gathers it in one :class:`~pesbench.report.inputs.ReportInputs`;
+nothing here draws or writes HTML (:mod:`pesbench.report.assemble` and
+:mod:`pesbench.report.render` do).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 from pesbench.errors import PesbenchError
-from pesbench.report.relaxed import RelaxedProperties, load_relaxed_properties
+from pesbench.report.inputs import ForcePairs, ReportInputs
+from pesbench.report.relaxed import load_relaxed_properties
 from pesbench.schemas.correction import FineTuneDoc, ScaleFitDoc
 from pesbench.settings import PesbenchSettings
 from pesbench.stores.builders import collection_store
@@ -24,8 +25,6 @@ from pesbench.stores.query import query_comparisons
 from pesbench.stores.references import in_campaign
 
 __all__ = [
-    "ForcePairs",
-    "ReportInputs",
     "load_corrections_frames",
     "load_force_pairs",
     "load_gga_r2scan_references",
@@ -33,35 +32,6 @@ __all__ = [
     "unfinished_run",
     "why_no_comparisons",
 ]
-
-
-@dataclass
-class ForcePairs:
-    """All force components of one (model, functional, reference code): DFT and model."""
-
-    title: str
-    reference: np.ndarray
-    model: np.ndarray
-
-
-@dataclass
-class ReportInputs:
-    """What the report of one campaign is made from."""
-
-    campaign: str
-    material: pd.DataFrame
-    structure: pd.DataFrame
-    relaxed: RelaxedProperties
-    forces: list[ForcePairs] = field(default_factory=list)
-    gga_r2scan: list[dict[str, Any]] = field(default_factory=list)
-    """The campaign's successful GGA and r2SCAN references (energies, no forces)."""
-    finetunes: pd.DataFrame = field(default_factory=pd.DataFrame)
-    scale_fits: pd.DataFrame = field(default_factory=pd.DataFrame)
-    warnings: list[tuple[str, str]] = field(default_factory=list)
-    """The fine-tunes' warnings, as (model id, note)."""
-    unfinished: bool = False
-    planned_at: datetime | None = None
-    """When the unfinished last run was planned, where known."""
 
 
 def _fetch(collection: str, key: str, ids: list[str], settings: PesbenchSettings) -> dict:

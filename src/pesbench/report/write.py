@@ -13,7 +13,8 @@ from pathlib import Path
 import pandas as pd
 
 from pesbench.report.assemble import assemble_report
-from pesbench.report.queries import ReportInputs, load_report_inputs
+from pesbench.report.inputs import ReportInputs
+from pesbench.report.queries import load_report_inputs
 from pesbench.report.render import render_report
 from pesbench.settings import PesbenchSettings, get_settings
 from pesbench.stores.builders import build_comparisons
