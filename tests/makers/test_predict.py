@@ -54,3 +54,31 @@ def test_one_job_predicts_a_chunk_and_stores_the_failure(db_settings: PesbenchSe
     with PredictionStore(db_settings) as predictions:
         assert predictions.count() == 4
         assert predictions.get(docs[1].prediction_id).status == "failed"
+
+
+def test_a_job_given_ids_reads_its_structures_and_its_spec_holds_no_structure(
+    db_settings: PesbenchSettings,
+) -> None:
+    """What campaigns do: the job's inputs are ids; the structures come from the database."""
+    import json
+
+    from pesbench.stores.connection import open_collection
+
+    cells = reference_cells()
+    cu, si = cells["Cu-fcc"], cells["Si-diamond"]
+    with open_collection("structures", db_settings) as coll:  # a stored structure ...
+        coll.insert_one({"structure_id": structure_id(cu), "structure": cu.as_dict()})
+    with open_collection("references", db_settings) as coll:  # ... and an imported one
+        coll.insert_one({"structure_id": structure_id(si), "structure": si.as_dict()})
+    ids = [structure_id(si), structure_id(cu)]
+    job = PredictMaker(model="ase:ase.calculators.emt.EMT", store=False).make(structure_ids=ids)
+    assert '"@class": "Structure"' not in json.dumps(job.as_dict())
+    responses = run_locally(job, store=get_job_store(db_settings), ensure_success=True)
+    docs = PredictionChunkDoc.model_validate(responses[job.uuid][1].output).large_arrays
+    assert [d.structure_id for d in docs] == ids
+    assert docs[1].status == "success"  # Cu: EMT knows it
+    assert docs[0].status == "failed"  # Si: it does not, but the structure was found
+
+    missing = PredictMaker(model="ase:ase.calculators.emt.EMT").make(structure_ids=["nope"])
+    with pytest.raises(LookupError, match="1 structure\\(s\\) not in the database: nope"):
+        missing.run(get_job_store(db_settings))

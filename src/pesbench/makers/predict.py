@@ -15,6 +15,7 @@ from pesbench.mlip import worker_model
 from pesbench.schemas.base import Functional
 from pesbench.schemas.prediction import PredictionChunkDoc
 from pesbench.stores.predictions import PredictionStore
+from pesbench.stores.structures import load_structures
 
 __all__ = ["PredictMaker"]
 
@@ -65,9 +66,20 @@ class PredictMaker(Maker):
 
     @pesbench_job
     def make(
-        self, structures: Sequence[Structure], structure_ids: Sequence[str] | None = None
+        self,
+        structures: Sequence[Structure] | None = None,
+        structure_ids: Sequence[str] | None = None,
     ) -> PredictionChunkDoc:
-        """Predict ``structures``; ``structure_ids`` default to their content hashes."""
+        """Predict ``structures``; ``structure_ids`` default to their content hashes.
+
+        Without ``structures``, the structures of ``structure_ids`` are read from the
+        database (:func:`~pesbench.stores.structures.load_structures`): what campaigns
+        do, so that a FireWorks job's spec carries ids, not structures.
+        """
+        if structures is None:
+            if structure_ids is None:
+                raise ValueError("give structures, structure_ids, or both")
+            structures = load_structures(structure_ids)
         if structure_ids is not None and len(structure_ids) != len(structures):
             raise ValueError(
                 f"{len(structure_ids)} structure_ids given for {len(structures)} structures"

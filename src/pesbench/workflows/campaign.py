@@ -459,7 +459,8 @@ def _plan_predictions(
         size = spec.chunk_size
         chunks = [pending[i : i + size] for i in range(0, len(pending), size)]
         for k, chunk in enumerate(chunks):
-            step = maker.make([doc.structure for doc in chunk], [doc.structure_id for doc in chunk])
+            # ids only: the job reads its structures (a FireWorks spec re-serializes its inputs)
+            step = maker.make(structure_ids=[doc.structure_id for doc in chunk])
             step.name = f"predict {maker.model} {k + 1}/{len(chunks)}"
             step.update_config(config, dynamic=False)
             work.jobs.append(step)
