@@ -12,8 +12,10 @@ DFT overrides (``kspacing: 0.5``; 800 eV). For each structure, in one process:
 The structures are taken round robin over the materials (Si, MgO, Mg, Si, ...), so that
 a run stopped early (``--limit``, or killed) covers each material.
 
-Recorded per run: the engine's wall time (MPI launch, GPAW import and the SCF), GPAW's own
-"SCF loop duration", SCF iterations, energy; per structure: the warm-cold differences of
+Recorded per run: the engine's wall time (MPI launch, GPAW import and the SCF), the CPU
+time of the launcher and its ranks (``getrusage(RUSAGE_CHILDREN)``: on a machine shared
+with other jobs the wall time measures the scheduler as much as GPAW), GPAW's own "SCF
+loop duration", SCF iterations, energy; per structure: the warm-cold differences of
 energy, forces and stress, the size of the PBE ``gpaw.gpw``, and the load average before
 and after. The ratio reported is median(warm) / median(cold) of the per-structure wall
 times, and total(warm) / total(cold). ``results.json`` is rewritten after each structure,
@@ -31,6 +33,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import sys
 import tempfile
@@ -88,12 +91,16 @@ def scf_seconds(run_dir: Path) -> float | None:
 def run_one(
     engine: GpawEngine, structure: Any, functional: str, run_dir: Path, **kw: Any
 ) -> tuple[ReferenceDoc, dict[str, Any]]:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     doc = engine.compute(structure, functional, run_dir, **kw)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     results = json.loads((run_dir / "results.json").read_text())
     row = {
         "status": doc.status,
         "failure_reason": doc.failure_reason,
         "wall_s": doc.wall_time_s,
+        # CPU time of the launcher and its ranks (reaped descendants): less load-dependent
+        "cpu_s": (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime),
         "scf_s": scf_seconds(run_dir),
         "niter": results.get("niter"),
         "energy_eV": doc.energy,
@@ -129,7 +136,9 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.report:
-        print(json.dumps(summary(json.loads(RESULTS_JSON.read_text())["structures"]), indent=1))
+        rows = json.loads(RESULTS_JSON.read_text())["structures"]
+        print(table(rows))
+        print(json.dumps(summary(rows), indent=1))
         return
     structures, overrides = quickstart_structures()
     if args.limit:
@@ -188,16 +197,48 @@ def main() -> None:
     print(json.dumps(out["summary"], indent=1))
 
 
+def _cell(run: dict[str, Any]) -> str:
+    cpu = f" / {run['cpu_s']:.0f}" if run.get("cpu_s") is not None else ""
+    return f"{run['wall_s']:.0f}{cpu} ({run['niter']})"
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    """The per-structure Markdown table of RESULTS.md."""
+    lines = [
+        "| structure | order | PBE wall s / CPU s (it) | cold | warm | warm/cold wall | "
+        "warm/cold CPU | ΔE eV | max ΔF eV/Å | max Δσ GPa | load 1-min before/after |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        if "dE_eV" not in r:
+            lines.append(f"| {r['label']} | failed: see results.json |||||||||")
+            continue
+        runs = {k: _cell(r[k]) for k in ("pbe", "cold", "warm")}
+        cpu = r["cold"].get("cpu_s")
+        cpu_ratio = f"{r['warm']['cpu_s'] / cpu:.2f}" if cpu else "n/a"
+        lines.append(
+            f"| {r['label']} | {' then '.join(r['order'])} | {runs['pbe']} | {runs['cold']} | "
+            f"{runs['warm']} | {r['warm']['wall_s'] / r['cold']['wall_s']:.2f} | {cpu_ratio} | "
+            f"{r['dE_eV']:.1e} | {r['dF_max_eV_A']:.1e} | {r['dstress_max_GPa']:.1e} | "
+            f"{r['loadavg_before'][0]:.1f} / {r['loadavg_after'][0]:.1f} |"
+        )
+    return "\n".join(lines)
+
+
 def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Ratios and agreement over the structures where all three runs succeeded."""
     ok = [r for r in rows if "dE_eV" in r]
     if not ok:
         return {"n": 0}
     res: dict[str, Any] = {"n": len(ok), "n_failed": len(rows) - len(ok)}
-    for key in ("wall_s", "scf_s", "niter"):
-        cold = [r["cold"][key] for r in ok]
-        warm = [r["warm"][key] for r in ok]
+    for key in ("wall_s", "cpu_s", "scf_s", "niter"):
+        have = [r for r in ok if r["cold"].get(key) is not None]  # cpu_s: later rows only
+        if not have:
+            continue
+        cold = [r["cold"][key] for r in have]
+        warm = [r["warm"][key] for r in have]
         res[key] = {
+            "n": len(have),
             "median_cold": statistics.median(cold),
             "median_warm": statistics.median(warm),
             "ratio_of_medians": statistics.median(warm) / statistics.median(cold),
