@@ -109,3 +109,28 @@ def test_a_rerun_plan_job_records_one_run(db_settings: PesbenchSettings) -> None
         ("job-uuid", 4),
         ("next-run", 3),
     ]
+
+
+def test_resume_releases_a_job_whose_worker_died_checking_it_out(
+    db_settings: PesbenchSettings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FireWorks' checkout sets READY -> RESERVED, then makes the launch: killed in between."""
+    from jobflow.managers.fireworks import flow_to_workflow
+
+    from pesbench.stores import get_job_store
+    from pesbench.stores.selfcheck import random_array
+
+    monkeypatch.chdir(tmp_path)
+    workflow = flow_to_workflow(random_array(10, seed=1), store=get_job_store(db_settings))
+    workflow.metadata["pesbench_campaign"] = "reserved"
+    launchpad = get_launchpad(db_settings)
+    launchpad.add_wf(workflow)
+    reserved = launchpad._get_a_fw_to_run(checkout=True)  # the first step of a checkout
+    assert launchpad.fireworks.find_one({"fw_id": reserved.fw_id})["state"] == "RESERVED"
+
+    assert resume_campaign("reserved", db_settings, lost_after_s=3600)["lost"] == []  # recent
+    rerun = resume_campaign("reserved", db_settings, lost_after_s=0)
+    assert rerun["lost"] == [reserved.fw_id]
+    assert launchpad.fireworks.find_one({"fw_id": reserved.fw_id})["state"] == "READY"
+    rapidfire(launchpad, FWorker(), max_loops=1, strm_lvl="ERROR")
+    assert launchpad.fireworks.find_one({"fw_id": reserved.fw_id})["state"] == "COMPLETED"

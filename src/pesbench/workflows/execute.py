@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fireworks import LaunchPad
@@ -286,6 +287,21 @@ def resume_campaign(
     fw_ids = set(_campaign_fw_ids(launchpad, name))
     _, lost_fw_ids, _ = launchpad.detect_lostruns(expiration_secs=lost_after_s, fizzle=True)
     lost = sorted(i for i in lost_fw_ids if i in fw_ids)
+    # FireWorks checks a job out in two steps: READY -> RESERVED, then a launch is made and
+    # the job set RUNNING. A worker killed in between leaves it RESERVED with no launch,
+    # which neither detect_lostruns nor detect_unreserved (queue reservations) sees.
+    cutoff = datetime.now(UTC) - timedelta(seconds=lost_after_s)
+    for fw in launchpad.fireworks.find(
+        {
+            "fw_id": {"$in": list(fw_ids)},
+            "state": "RESERVED",
+            "launches": [],
+            "updated_on": {"$lt": cutoff},
+        },
+        {"fw_id": 1},
+    ):
+        launchpad.rerun_fw(fw["fw_id"])
+        lost.append(fw["fw_id"])
     fizzled = sorted(
         fw["fw_id"]
         for fw in launchpad.fireworks.find({"fw_id": {"$in": list(fw_ids)}, "state": "FIZZLED"})
