@@ -2,40 +2,118 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 import warnings
+from collections.abc import Iterator, MutableMapping
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer import _click as click  # typer's own click (vendored since typer 0.26)
+from typer.core import TyperGroup
+from typer.models import CommandInfo
 
 from pesbench import __version__
-from pesbench.cli.db import db_app
-from pesbench.cli.demo import demo
-from pesbench.cli.doctor import doctor
-from pesbench.cli.finetune import finetune, fit_scale
-from pesbench.cli.fworker import fworker_app
-from pesbench.cli.generate import generate
-from pesbench.cli.import_data import import_data
-from pesbench.cli.import_vasp import import_vasp
-from pesbench.cli.init import init
-from pesbench.cli.models import models
-from pesbench.cli.predict import predict
-from pesbench.cli.property import property_command
-from pesbench.cli.query import query
-from pesbench.cli.report import report
-from pesbench.cli.run import run, submit
-from pesbench.cli.status import resume, status
-from pesbench.cli.worker import worker
 from pesbench.errors import PesbenchError
 from pesbench.settings import get_settings
 
 __all__ = ["app", "main"]
 
+COMMANDS: dict[str, str] = {
+    "db": "pesbench.cli.db:db_app",
+    "fworker": "pesbench.cli.fworker:fworker_app",
+    "doctor": "pesbench.cli.doctor:doctor",
+    "import": "pesbench.cli.import_data:import_data",
+    "import-vasp": "pesbench.cli.import_vasp:import_vasp",
+    "demo": "pesbench.cli.demo:demo",
+    "generate": "pesbench.cli.generate:generate",
+    "predict": "pesbench.cli.predict:predict",
+    "property": "pesbench.cli.property:property_command",
+    "models": "pesbench.cli.models:models",
+    "init": "pesbench.cli.init:init",
+    "worker": "pesbench.cli.worker:worker",
+    "run": "pesbench.cli.run:run",
+    "submit": "pesbench.cli.run:submit",
+    "status": "pesbench.cli.status:status",
+    "resume": "pesbench.cli.status:resume",
+    "query": "pesbench.cli.query:query",
+    "report": "pesbench.cli.report:report",
+    "finetune": "pesbench.cli.finetune:finetune",
+    "fit-scale": "pesbench.cli.finetune:fit_scale",
+}
+"""Every command (or sub-command group) and where it is defined, in ``--help`` order.
+
+A command's module is imported when that command runs (or ``--help`` lists it): ``pesbench
+predict`` does not pay for the database, workflow and DFT-engine libraries the other
+commands import (issue 14: the start-up of a prediction)."""
+
+
+def _load_command(name: str) -> click.Command:
+    """Import the module of command ``name`` and build its click command."""
+    module, attr = COMMANDS[name].split(":")
+    target = getattr(importlib.import_module(module), attr)
+    if isinstance(target, typer.Typer):
+        command: click.Command = typer.main.get_group(target)
+        command.name = name
+        return command
+    return typer.main.get_command_from_info(
+        CommandInfo(name=name, callback=target),
+        pretty_exceptions_short=True,
+        rich_markup_mode="rich",
+    )
+
+
+class _LazyCommands(MutableMapping[str, click.Command]):
+    """Name -> command; a command of :data:`COMMANDS` is built on first access."""
+
+    def __init__(self) -> None:
+        self._built: dict[str, click.Command] = {}
+
+    def __getitem__(self, name: str) -> click.Command:
+        if name not in self._built:
+            if name not in COMMANDS:
+                raise KeyError(name)
+            self._built[name] = _load_command(name)
+        return self._built[name]
+
+    def __setitem__(self, name: str, command: click.Command) -> None:
+        self._built[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self._built[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([*COMMANDS, *(name for name in self._built if name not in COMMANDS)])
+
+    def __len__(self) -> int:
+        return len(set(COMMANDS) | set(self._built))
+
+
+class LazyGroup(TyperGroup):
+    """The root command group: a command's module is imported on first use (:data:`COMMANDS`).
+
+    Running one command builds that command only; ``--help`` (which lists them all) and
+    iterating ``commands`` build every one.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        built = self.commands
+        self.commands = _LazyCommands()
+        self.commands.update(built)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every command name, in :data:`COMMANDS` order, none of them built."""
+        return list(self.commands)
+
+
 app = typer.Typer(
     name="pesbench",
+    cls=LazyGroup,
     help=(
         "Benchmark universal ML potentials against DFT on out-of-distribution structures: "
         "PES softening and the GGA -> r2SCAN gap."
@@ -45,26 +123,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
-app.add_typer(db_app, name="db")
-app.add_typer(fworker_app, name="fworker")
-app.command()(doctor)
-app.command(name="import")(import_data)
-app.command(name="import-vasp")(import_vasp)
-app.command()(demo)
-app.command()(generate)
-app.command()(predict)
-app.command(name="property")(property_command)
-app.command()(models)
-app.command()(init)
-app.command()(worker)
-app.command()(run)
-app.command()(submit)
-app.command()(status)
-app.command()(resume)
-app.command()(query)
-app.command()(report)
-app.command()(finetune)
-app.command(name="fit-scale")(fit_scale)
 
 
 def _version(value: bool) -> None:

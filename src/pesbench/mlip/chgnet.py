@@ -139,13 +139,17 @@ class CHGNetPredictor(Predictor):
     """CHGNet: its forward pass, forces and stress without the gradient graph.
 
     :func:`forward_without_graph`, on a model whose SiLU layers differentiate as in
-    CHGNet's own path (:func:`use_stock_silu_derivative`, applied here).
+    CHGNet's own path (:func:`use_stock_silu_derivative`, applied here) and whose weights
+    need no gradient (the model is for inference; fine-tuning loads its own).
     """
 
     def __init__(self, model: torch.nn.Module, info: ModelInfo, device: str) -> None:
         elements = frozenset(Element.from_Z(z).symbol for z in range(1, N_ELEMENTS + 1))
         super().__init__(info, device, elements)
         use_stock_silu_derivative(model)
+        # inference only: no weight gradients, so the pass keeps fewer tensors (~10 MB for
+        # 64 atoms); the derivatives by positions and strain are the same
+        model.requires_grad_(False)
         self.model = model
 
     def _forward(self, structures: Sequence[Structure]) -> list[RawResult]:
