@@ -68,6 +68,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench_common
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # checks, report
 from bench_common import machine
 from checks import check, verdict
+
 from report import write_markdown
 
 HERE = Path(__file__).parent
@@ -510,6 +511,7 @@ class Chaos:
         last_change = time.monotonic()
         stall_resumed = False
         stuck_since: float | None = None
+        resumes_then = 0
         while time.monotonic() < deadline:
             states = self.fw_states()
             if states is None:
@@ -541,8 +543,14 @@ class Chaos:
             if self.resume_at and time.monotonic() >= min(self.resume_at):
                 self.resume("after a kill or a restart")
             stuck = self.inconsistent()
-            stuck_since = (stuck_since or time.monotonic()) if stuck else None
-            if stuck_since is not None and time.monotonic() - stuck_since > 60:
+            if not stuck or stuck_since is None:
+                stuck_since = time.monotonic() if stuck else None
+                resumes_then = len(self.resumes)
+            elif time.monotonic() - stuck_since > 60 and len(self.resumes) - resumes_then < 2:
+                # a resume may release a stale lock only; the next repairs what waited on it
+                self.resume("inconsistent for 60 s")
+                stuck_since = time.monotonic()
+            elif time.monotonic() - stuck_since > 60:
                 self.anomalies.append(
                     f"stuck for good at {self.elapsed()} s (`pesbench resume` does not touch "
                     f"these): {'; '.join(stuck)}"

@@ -53,5 +53,11 @@ def resume(
     rerun = resume_campaign(campaign, lost_after_s=lost_after, lock_wait_s=lock_wait)
     if rerun["repaired"]:
         console.print(f"interrupted workflow updates finished: {rerun['repaired']}")
+    if rerun["stale_locks"]:
+        console.print(
+            "a stale workflow lock was released; lost runs are looked for at the next "
+            "`pesbench resume` (workers that waited on the lock ping again first)"
+        )
+        return
     lost = rerun["lost"] or "none"
     console.print(f"lost runs rerun: {lost}; fizzled jobs rerun: {rerun['fizzled'] or 'none'}")

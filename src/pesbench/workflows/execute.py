@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -211,8 +212,12 @@ def campaign_status(name: str, settings: PesbenchSettings | None = None) -> Camp
     return status
 
 
-def _repair_workflow(launchpad: LaunchPad, nodes: list[int], lock_wait_s: float) -> list[int]:
-    """Finish a workflow update that a killed worker left half done; return the fw_ids.
+def _repair_workflow(
+    launchpad: LaunchPad, nodes: list[int], lock_wait_s: float
+) -> tuple[list[int], bool]:
+    """Finish a workflow update that a killed worker left half done.
+
+    Returns the fw_ids repaired, and whether the lock was stale (taken by force).
 
     A worker killed inside FireWorks' ``complete_launch`` (after the launch was marked
     COMPLETED, while the workflow was being updated: applying the plan job's replace, say)
@@ -223,7 +228,9 @@ def _repair_workflow(launchpad: LaunchPad, nodes: list[int], lock_wait_s: float)
     workflow's Flow are deleted and the job's state is refreshed from its launch, which
     applies its action once more, exactly as ``complete_launch`` would have.
     """
+    start = time.monotonic()
     with WFLock(launchpad, nodes[0], expire_secs=lock_wait_s, kill=True):
+        stale = time.monotonic() - start >= lock_wait_s
         running = [
             fw["fw_id"]
             for fw in launchpad.fireworks.find(
@@ -235,7 +242,7 @@ def _repair_workflow(launchpad: LaunchPad, nodes: list[int], lock_wait_s: float)
             )
         ]
         if not running:
-            return []
+            return [], stale
         hosts = {  # the Flow uuids that jobs of this workflow belong to
             host
             for fw in launchpad.fireworks.find(
@@ -253,7 +260,7 @@ def _repair_workflow(launchpad: LaunchPad, nodes: list[int], lock_wait_s: float)
             # FireWorks' _refresh_wf without its own lock (this one is held); private API
             launchpad._update_wf(workflow, workflow.refresh(fw_id))
             workflow = launchpad.get_wf_by_fw_id_lzyfw(nodes[0])
-    return running
+    return running, stale
 
 
 def resume_campaign(
@@ -267,23 +274,31 @@ def resume_campaign(
 
     First the workflow updates that a killed worker left half done are finished
     (:func:`_repair_workflow`; a workflow lock held for ``lock_wait_s`` is taken as stale).
+    When a stale lock was released, lost runs are not looked for in the same call: the
+    workers that waited on that lock could not ping, and would be taken for lost; the next
+    resume looks for them.
 
     Returns
     -------
     dict
-        ``{"repaired": fw_ids whose update was finished, "lost": fw_ids rerun,
-        "fizzled": fw_ids rerun}``.
+        ``{"repaired": fw_ids whose update was finished, "stale_locks": a fw_id of each
+        workflow whose stale lock was released, "lost": fw_ids rerun, "fizzled": fw_ids
+        rerun}``.
     """
     settings = settings or get_settings()
     launchpad = get_launchpad(settings)
     fw_ids = set(_campaign_fw_ids(launchpad, name))
     if not fw_ids:
         raise SpecError(f"no submitted campaign named {name!r} on the LaunchPad")
-    repaired = [
-        fw_id
-        for wf in launchpad.workflows.find({"metadata.pesbench_campaign": name}, {"nodes": 1})
-        for fw_id in _repair_workflow(launchpad, wf["nodes"], lock_wait_s)
-    ]
+    repaired: list[int] = []
+    stale_locks: list[int] = []
+    for wf in launchpad.workflows.find({"metadata.pesbench_campaign": name}, {"nodes": 1}):
+        fixed, stale = _repair_workflow(launchpad, wf["nodes"], lock_wait_s)
+        repaired += fixed
+        stale_locks += [wf["nodes"][0]] if stale else []
+    if stale_locks:
+        # workers that waited on the stale lock could not ping: their runs would look lost
+        return {"repaired": repaired, "stale_locks": stale_locks, "lost": [], "fizzled": []}
     fw_ids = set(_campaign_fw_ids(launchpad, name))
     _, lost_fw_ids, _ = launchpad.detect_lostruns(expiration_secs=lost_after_s, fizzle=True)
     lost = sorted(i for i in lost_fw_ids if i in fw_ids)
@@ -308,4 +323,4 @@ def resume_campaign(
     )
     for fw_id in fizzled:
         launchpad.rerun_fw(fw_id)
-    return {"repaired": repaired, "lost": lost, "fizzled": fizzled}
+    return {"repaired": repaired, "stale_locks": [], "lost": lost, "fizzled": fizzled}
