@@ -245,6 +245,9 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "total_cold": sum(cold),
             "total_warm": sum(warm),
             "ratio_of_totals": sum(warm) / sum(cold),
+            "per_structure_ratio_median": statistics.median(
+                w / c for w, c in zip(warm, cold, strict=True)
+            ),
             "per_structure_ratio_max": max(w / c for w, c in zip(warm, cold, strict=True)),
         }
     res["max_dE_eV"] = max(r["dE_eV"] for r in ok)
