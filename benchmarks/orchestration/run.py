@@ -141,19 +141,21 @@ def instrument() -> None:
     import pesbench.makers.generate as generate_module
     import pesbench.makers.predict as predict_module
     import pesbench.workflows.campaign as campaign
+    import pesbench.workflows.records as records
     from pesbench.mlip.base import Predictor
 
     wraps = [
         (generate_module, "generate", "generate structures"),
-        (campaign, "_store_structures", "plan: structure upserts"),
-        (campaign, "_existing", "plan: dedupe queries"),
-        (campaign, "load_model", "plan: model load + sanity check (checksum)"),
-        (campaign, "_record_run", "plan/finish: campaign records"),
-        (campaign, "_record_finish", "plan/finish: campaign records"),
-        (predict_module, "load_model", "predict jobs: model load + sanity check"),
-        (campaign, "_store_predictions", "finish: prediction upserts"),
-        (campaign, "build_comparisons", "finish: comparison builders"),
-        (campaign, "write_report", "finish: report"),
+        (campaign, "store_structures", "plan: structure upserts"),
+        (campaign, "stored_ids", "plan: dedupe queries"),
+        (campaign, "model_info", "plan: model info (checksum, no forward pass)"),
+        (campaign, "record_run", "plan/finish: campaign records"),
+        (records, "_record_finish", "plan/finish: campaign records"),
+        (predict_module, "worker_model", "predict jobs: model load + sanity check"),
+        (predict_module, "load_structures", "predict jobs: structure reads (ids in the spec)"),
+        (predict_module, "store_now", "predict jobs: prediction upserts (as they land)"),
+        (records, "build_comparisons", "finish: comparison builders"),
+        (records, "write_report", "finish: report"),
     ]
     for module, attribute, label in wraps:
         setattr(module, attribute, _timed(label, getattr(module, attribute)))
