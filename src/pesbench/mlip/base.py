@@ -18,7 +18,6 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
@@ -36,7 +35,6 @@ __all__ = [
     "Predictor",
     "RawResult",
     "batches_by_atoms",
-    "file_checksum",
     "select_device",
     "set_threads",
     "state_dict_checksum",
@@ -355,16 +353,4 @@ def state_dict_checksum(module: torch.nn.Module) -> str:
         data = tensor.detach().to("cpu").contiguous()
         digest.update(f"{name}|{data.dtype}|{tuple(data.shape)}|".encode())
         digest.update(data.view(-1).view(torch.uint8).numpy().tobytes() if data.numel() else b"")
-    return digest.hexdigest()[:16]
-
-
-def file_checksum(path: Path) -> str:
-    """sha256 of a file (or of every file of a folder, in name order), 16 hex digits."""
-    digest = hashlib.sha256()
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    for item in files:
-        digest.update(item.relative_to(path).as_posix().encode() if path.is_dir() else b"")
-        with item.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
     return digest.hexdigest()[:16]
