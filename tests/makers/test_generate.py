@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import pytest
-from jobflow import Flow, JobStore, run_locally
-from maggma.stores import MemoryStore
+from jobflow import Flow, run_locally
 from pymatgen.core import Lattice, Structure
 
 from pesbench.makers.generate import GenerateMaker
 from pesbench.schemas.structure import GenerationDoc
+from pesbench.settings import PesbenchSettings
+from pesbench.stores import get_job_store
 from pesbench.structures import GenerationParameterError, StructureInputError, generate
 
 
@@ -17,15 +18,11 @@ def mgo() -> Structure:
     ).get_primitive_structure()
 
 
-def _store() -> JobStore:
-    return JobStore(MemoryStore(), additional_stores={"data": MemoryStore()})
-
-
-def test_maker_runs_and_stores_documents(mgo: Structure) -> None:
+def test_maker_runs_and_stores_documents(mgo: Structure, db_settings: PesbenchSettings) -> None:
     maker = GenerateMaker(category="defect", parameters={"max_interstitial_sites": 1})
     job = maker.make(mgo, source="MgO.cif")
     assert job.name == "generate defect"
-    store = _store()
+    store = get_job_store(db_settings)  # the real mongod, GridFS included
     responses = run_locally(Flow([job]), store=store, ensure_success=True)
     output = responses[job.uuid][1].output
     assert isinstance(output, GenerationDoc)
@@ -46,8 +43,8 @@ def test_bad_category_or_parameter_fails_when_the_maker_is_built() -> None:
         GenerateMaker(category="phonon", parameters={"nope": 1})
 
 
-def test_bad_bulk_fails_the_job_with_its_message() -> None:
+def test_bad_bulk_fails_the_job_with_its_message(db_settings: PesbenchSettings) -> None:
     overlap = Structure(Lattice.cubic(4.0), ["Mg", "O"], [[0, 0, 0], [0.05, 0, 0]])
     job = GenerateMaker(category="phonon").make(overlap, source="bad.cif")
     with pytest.raises(StructureInputError, match=r"bad\.cif: overlapping atoms"):
-        job.run(_store())
+        job.run(get_job_store(db_settings))
