@@ -155,4 +155,23 @@ def test_stress_conversion_keeps_the_sign() -> None:
 
 
 def test_engine_module_does_not_import_gpaw() -> None:
-    assert "gpaw" not in engine_module.__dict__
+    """GPAW runs in the engine's MPI subprocess only; importing the engine must not load it."""
+    import importlib.util
+    import subprocess
+    import sys
+
+    assert importlib.util.find_spec("gpaw") is not None  # installed: the check means something
+
+    def gpaw_modules(module: str) -> list[str]:
+        code = (
+            f"import sys, {module}\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('gpaw', '_gpaw')))"
+        )
+        run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        assert run.returncode == 0, run.stderr
+        return eval(run.stdout)  # a printed list of str
+
+    # ase.io registers external formats by importing gpaw.ase_plugin (an entry point) for
+    # anyone who imports it: the engine must add nothing (no calculator, no C code, no MPI)
+    assert gpaw_modules(engine_module.__name__) == gpaw_modules("ase.io")
+    assert "_gpaw" not in gpaw_modules(engine_module.__name__)
