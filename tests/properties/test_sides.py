@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +13,8 @@ from planted import cu_bulk
 from pesbench.properties import EngineSide
 from pesbench.relax import RelaxOutcome
 from pesbench.schemas.relaxation import RelaxSettings
+from pesbench.settings import PesbenchSettings
+from pesbench.stores.properties import RelaxationStore
 from pesbench.testing.emt import EmtEngine
 
 
@@ -45,3 +49,34 @@ def test_positions_only_relaxation_keeps_its_last_frame(tmp_path: Path) -> None:
     doc = side.relax(cu_bulk(3.8), RelaxSettings(fmax=0.01))
     assert not doc.final_single_point
     assert doc.energy == doc.frames.energies[-1]
+
+
+class CountingEngine(EmtEngine):
+    """EMT whose relaxations take a second each and are counted."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.relaxed: list[str] = []
+
+    def relax(self, structure: Any, *args: Any, **kwargs: Any) -> RelaxOutcome:
+        self.relaxed.append(structure.formula)
+        time.sleep(1.0)
+        return super().relax(structure, *args, **kwargs)
+
+
+def test_two_workers_run_a_dft_relaxation_once(
+    db_settings: PesbenchSettings, tmp_path: Path
+) -> None:
+    """Issue 15: a DFT side relaxes under a claim; the other worker waits and reuses it."""
+    engine = CountingEngine()
+    sides = [
+        EngineSide(engine, "PBE", workdir=tmp_path / name, cache=RelaxationStore(db_settings))
+        for name in ("a", "b")
+    ]
+    for side in sides:
+        side.cache.connect()  # type: ignore[union-attr]
+    with ThreadPoolExecutor(2) as pool:
+        docs = list(pool.map(lambda side: side.relax(cu_bulk(3.8), RelaxSettings()), sides))
+    assert len(engine.relaxed) == 1  # once, not twice
+    assert docs[0].relaxation_id == docs[1].relaxation_id
+    assert docs[0].energy == docs[1].energy

@@ -37,6 +37,7 @@ from pymatgen.io.ase import AseAtomsAdaptor
 
 from pesbench.analysis.conventions import raw_energy
 from pesbench.engines.base import DFTEngine, EngineError
+from pesbench.errors import DatabaseError
 from pesbench.mlip.base import EV_PER_A3_TO_GPA, Predictor
 from pesbench.relax import RelaxOutcome, relax_atoms, relax_many
 from pesbench.schemas.base import Functional
@@ -204,6 +205,8 @@ class Side(ABC):
     """What computes a property's terms: relaxations (and single points) of structures."""
 
     kind: ClassVar[SideKind]
+    claimed: ClassVar[bool] = False
+    """Relax under a claim on the relaxation's key (costly sides: DFT) when cached."""
 
     def __init__(
         self,
@@ -265,7 +268,39 @@ class Side(ABC):
             stored = self.cache.get(relax_id)
             if stored is not None:
                 return self._report(stored)
+            if self.claimed:
+                return self._claimed(relax_id, structure, resolved, parent_id)
         return self._store(self._relax(structure, resolved, relax_id, parent_id))
+
+    def _claimed(
+        self,
+        relax_id: str,
+        structure: Structure,
+        resolved: RelaxSettings,
+        parent_id: str | None,
+    ) -> RelaxationDoc:
+        """Relax under the claim on ``relax_id``: two workers never run the same relaxation.
+
+        The second waits for the first's document (:func:`pesbench.stores.claims.compute_once`;
+        a dead worker's claim expires). A database without claims: relaxed unclaimed.
+        """
+        from pymongo.errors import PyMongoError
+
+        from pesbench.stores.claims import compute_once
+
+        assert self.cache is not None
+        cache = self.cache
+        ran: list[RelaxationDoc] = []
+
+        def run() -> RelaxationDoc:
+            ran.append(self._store(self._relax(structure, resolved, relax_id, parent_id)))
+            return ran[0]
+
+        try:
+            doc, computed = compute_once(relax_id, run, lambda: cache.get(relax_id))
+        except (PyMongoError, DatabaseError):
+            return ran[0] if ran else run()
+        return doc if computed else self._report(doc)
 
     def relax_many(
         self,
@@ -450,6 +485,7 @@ class EngineSide(Side):
     """
 
     kind = "dft"
+    claimed = True  # a DFT relaxation is hours: two campaigns must not both run it
 
     def __init__(
         self,
