@@ -22,8 +22,11 @@ _upsert_fws = LaunchPad._upsert_fws
 def _dying_upsert(self: LaunchPad, fws: list[Any], reassign_all: bool = False) -> Any:
     if reassign_all or len(fws) < 4:  # a new workflow, or a plain state update
         return _upsert_fws(self, fws, reassign_all)
-    half = sorted(fws, key=lambda fw: fw.fw_id)[: len(fws) // 2]  # new jobs first (ids < 0)
-    _upsert_fws(self, half)
+    if os.environ.get("DYING_WORKER_AT") == "after-upsert":  # every job written, the
+        _upsert_fws(self, fws)  # workflow document not yet: the finished job's own
+    else:  # document says COMPLETED, the workflow's RUNNING
+        half = sorted(fws, key=lambda fw: fw.fw_id)[: len(fws) // 2]  # new jobs (ids < 0)
+        _upsert_fws(self, half)
     os.kill(os.getpid(), signal.SIGKILL)
     return None  # pragma: no cover
 

@@ -45,8 +45,16 @@ def _keys(collection: str, key: str, settings: PesbenchSettings) -> list[str]:
         return [doc[key] for doc in coll.find({}, {key: 1})]
 
 
+@pytest.mark.parametrize(
+    ("die_at", "plan_state"),
+    [("half", "RUNNING"), pytest.param("after-upsert", "COMPLETED", marks=pytest.mark.slow)],
+)
 def test_resume_repairs_a_worker_killed_while_the_plan_replaces_itself(
-    db_settings: PesbenchSettings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    db_settings: PesbenchSettings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    die_at: str,
+    plan_state: str,
 ) -> None:
     monkeypatch.chdir(tmp_path)  # rapidfire's launch folders
     spec = emt_campaign(
@@ -56,7 +64,7 @@ def test_resume_repairs_a_worker_killed_while_the_plan_replaces_itself(
     launchpad = get_launchpad(db_settings)
     worker = subprocess.run(
         [sys.executable, str(SUPPORT / "dying_worker.py"), "worker", "--category", DFT_CATEGORY],
-        env=_env(db_settings),
+        env={**_env(db_settings), "DYING_WORKER_AT": die_at},
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -65,7 +73,7 @@ def test_resume_repairs_a_worker_killed_while_the_plan_replaces_itself(
     assert worker.returncode == -9, worker.stderr[-2000:]  # SIGKILLed in complete_launch
 
     (plan,) = launchpad.fireworks.find({"name": {"$regex": "^plan"}})
-    assert plan["state"] == "RUNNING"
+    assert plan["state"] == plan_state  # the job's own document; the workflow's: RUNNING
     assert launchpad.launches.find_one({"launch_id": plan["launches"][-1]})["state"] == "COMPLETED"
     (workflow,) = launchpad.workflows.find({"metadata.pesbench_campaign": NAME})
     assert workflow.get("locked") is True

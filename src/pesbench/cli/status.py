@@ -45,7 +45,9 @@ def resume(
         4 * 3600, help="A running job silent for this many seconds is lost (FireWorks ping)."
     ),
     lock_wait: float = typer.Option(
-        60.0, help="A workflow lock held this many seconds is stale (its worker died)."
+        300.0,
+        help="A workflow lock held this many seconds is stale (its worker died); "
+        "FireWorks' own WFLOCK_EXPIRATION_SECS.",
     ),
 ) -> None:
     """Repair what killed workers left half done; rerun lost and fizzled FireWorks jobs."""

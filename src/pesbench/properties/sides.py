@@ -22,6 +22,7 @@ optimizer step, :func:`pesbench.relax.relax_many`) and each is stored as the bat
 
 from __future__ import annotations
 
+import logging
 import socket
 import time
 from abc import ABC, abstractmethod
@@ -61,6 +62,8 @@ __all__ = [
     "outcome_to_doc",
     "predict_ase",
 ]
+
+_log = logging.getLogger(__name__)
 
 
 class RelaxationCache(Protocol):
@@ -293,13 +296,17 @@ class Side(ABC):
         ran: list[RelaxationDoc] = []
 
         def run() -> RelaxationDoc:
-            ran.append(self._store(self._relax(structure, resolved, relax_id, parent_id)))
-            return ran[0]
+            ran.append(self._relax(structure, resolved, relax_id, parent_id))
+            return self._store(ran[0])
 
         try:
             doc, computed = compute_once(relax_id, run, lambda: cache.get(relax_id))
-        except (PyMongoError, DatabaseError):
-            return ran[0] if ran else run()
+        except (PyMongoError, DatabaseError) as exc:
+            if ran:  # relaxed, but the database failed after: never relax again for that
+                _log.warning("relaxation %s not stored: %s", relax_id, exc)
+                return self._report(ran[0])
+            _log.warning("no claim on %s (%s); relaxing unclaimed", relax_id, exc)
+            return self._store(self._relax(structure, resolved, relax_id, parent_id))
         return doc if computed else self._report(doc)
 
     def relax_many(
@@ -344,7 +351,12 @@ class Side(ABC):
                 found[relax_id] = self._report(stored)
             else:
                 todo[relax_id] = k
-        if todo:
+        if todo and (self.claimed or type(self)._relax_many is Side._relax_many):
+            # one at a time: each stored as it ends (a killed worker redoes one), and a
+            # costly side's under its claim (two campaigns never run the same one)
+            for relax_id, k in todo.items():
+                found[relax_id] = self.relax(structures[k], settings, parent_id=parents[k])
+        elif todo:
             docs = self._relax_many(
                 [structures[k] for k in todo.values()],
                 resolved,

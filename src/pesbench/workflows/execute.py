@@ -222,7 +222,8 @@ def _repair_workflow(
     A worker killed inside FireWorks' ``complete_launch`` (after the launch was marked
     COMPLETED, while the workflow was being updated: applying the plan job's replace, say)
     leaves three things behind: the workflow locked, the job RUNNING with a COMPLETED
-    launch, and some of the new jobs in ``fireworks`` but in no workflow. Under the
+    launch (or, killed a little later, the job's own document ended while the workflow's
+    still says RUNNING), and some of the new jobs in ``fireworks`` but in no workflow. Under the
     workflow's lock (taken by force after ``lock_wait_s``: a lock held that long was left by
     a dead worker, FireWorks' own ``WFLOCK_EXPIRATION_KILL`` rule), the orphans of this
     workflow's Flow are deleted and the job's state is refreshed from its launch, which
@@ -231,6 +232,10 @@ def _repair_workflow(
     start = time.monotonic()
     with WFLock(launchpad, nodes[0], expire_secs=lock_wait_s, kill=True):
         stale = time.monotonic() - start >= lock_wait_s
+        current = launchpad.workflows.find_one({"nodes": nodes[0]}, {"nodes": 1, "fw_states": 1})
+        if current is None:  # deleted meanwhile
+            return [], stale
+        nodes = current["nodes"]  # as it is now, under the lock
         running = [
             fw["fw_id"]
             for fw in launchpad.fireworks.find(
@@ -241,6 +246,20 @@ def _repair_workflow(
                 {"launch_id": fw["launches"][-1], "state": {"$in": ["COMPLETED", "FIZZLED"]}}
             )
         ]
+        # killed later: the job's own document already ended, the workflow's not rewritten
+        ended = [
+            fw["fw_id"]
+            for fw in launchpad.fireworks.find(
+                {"fw_id": {"$in": nodes}, "state": {"$in": ["COMPLETED", "FIZZLED"]}},
+                {"fw_id": 1},
+            )
+            if current.get("fw_states", {}).get(str(fw["fw_id"])) == "RUNNING"
+        ]
+        if ended:  # back to RUNNING, so that the refresh below applies its action
+            launchpad.fireworks.update_many(
+                {"fw_id": {"$in": ended}}, {"$set": {"state": "RUNNING"}}
+            )
+        running = sorted({*running, *ended})
         if not running:
             return [], stale
         hosts = {  # the Flow uuids that jobs of this workflow belong to
@@ -268,7 +287,7 @@ def resume_campaign(
     settings: PesbenchSettings | None = None,
     *,
     lost_after_s: int = 4 * 3600,
-    lock_wait_s: float = 60.0,
+    lock_wait_s: float = 300.0,
 ) -> dict[str, list[int]]:
     """Repair, then rerun the campaign's lost runs (no ping for ``lost_after_s``) and fizzled jobs.
 
