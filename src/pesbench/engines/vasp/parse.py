@@ -47,6 +47,19 @@ class NotAVaspRunError(PesbenchError):
     """A folder with neither a vasprun.xml nor a POSCAR/CONTCAR to name the structure."""
 
 
+def _read_vasprun(path: Path) -> Vasprun:
+    """``vasprun.xml`` without DOS, eigenvalues or POTCAR, its warnings silenced."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return Vasprun(
+            str(path),
+            parse_potcar_file=False,
+            parse_dos=False,
+            parse_eigen=False,
+            parse_projected_eigen=False,
+        )
+
+
 def _first(folder: Path, patterns: tuple[str, ...]) -> Path | None:
     for pattern in patterns:
         found = sorted(p for p in folder.glob(pattern) if p.is_file())
@@ -225,15 +238,7 @@ def parse_run_dir(
     if vasprun_path is None:
         return _failed_from_files(folder, files, "crashed: no vasprun.xml", **common)
     try:
-        with warnings.catch_warnings():  # an unconverged run warns; the doc says it
-            warnings.simplefilter("ignore")
-            run = Vasprun(
-                str(vasprun_path),
-                parse_potcar_file=False,
-                parse_dos=False,
-                parse_eigen=False,
-                parse_projected_eigen=False,
-            )
+        run = _read_vasprun(vasprun_path)  # an unconverged run warns; the doc says it
     except Exception as exc:  # truncated or corrupt XML: the run crashed
         reason = f"crashed: {vasprun_path.name} unreadable ({type(exc).__name__})"
         return _failed_from_files(folder, files, reason, **common)
@@ -357,15 +362,7 @@ def parse_ionic_steps(folder: Path) -> VaspSteps:
     if vasprun_path is None:
         raise NotAVaspRunError(f"{folder}: no vasprun.xml")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            run = Vasprun(
-                str(vasprun_path),
-                parse_potcar_file=False,
-                parse_dos=False,
-                parse_eigen=False,
-                parse_projected_eigen=False,
-            )
+        run = _read_vasprun(vasprun_path)
     except Exception as exc:
         raise NotAVaspRunError(
             f"{vasprun_path}: unreadable ({type(exc).__name__}); a crashed run has no steps"
