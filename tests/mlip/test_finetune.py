@@ -8,14 +8,9 @@ import torch
 from pymatgen.core import Composition, Lattice, Structure
 
 from pesbench.analysis.referencing import fit_atomref
-from pesbench.mlip.finetune import (
-    TrainingSet,
-    atomref_of,
-    finetune_chgnet,
-    refit_atomref,
-    span_notes,
-    split_by_material,
-)
+from pesbench.mlip.atomref import atomref_of, refit_atomref, span_notes
+from pesbench.mlip.finetune import finetune_chgnet
+from pesbench.mlip.training_set import TrainingSet, split_by_material
 
 PRIOR = {"Li": -1.9, "Mg": -1.7, "O": -8.4, "F": -4.2, "Ca": -1.3}
 

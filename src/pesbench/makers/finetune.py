@@ -21,17 +21,13 @@ from jobflow import Maker
 
 from pesbench.makers.base import pesbench_job
 from pesbench.mlip import load_model, reference_cells, select_device
+from pesbench.mlip.atomref import span_notes
 from pesbench.mlip.base import Predictor
 from pesbench.mlip.chgnet import model_card_path
-from pesbench.mlip.finetune import (
-    TrainingSet,
-    finetune_chgnet,
-    save_chgnet,
-    span_notes,
-    split_by_material,
-)
+from pesbench.mlip.finetune import finetune_chgnet, save_chgnet
 from pesbench.mlip.ids import parse_model_id
 from pesbench.mlip.scaled import fit_scale, save_scale_fit
+from pesbench.mlip.training_set import TrainingSet, split_by_material
 from pesbench.schemas.base import Functional
 from pesbench.schemas.correction import (
     AtomRefMode,

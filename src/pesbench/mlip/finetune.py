@@ -4,11 +4,12 @@ The transfer paper (Huang, Deng et al., npj Comput. Mater. 11, 313, 2025) moves 
 GGA to r2SCAN. Total energies of the two functionals differ by large per-element shifts,
 which CHGNet's elemental reference energies (its AtomRef, ``model.composition_model``)
 absorb best when they are refitted by least squares on the new references before training
-and then frozen (:func:`refit_atomref`). The alternatives are options of
-:func:`finetune_chgnet` (:data:`~pesbench.schemas.correction.AtomRefMode`).
+and then frozen (:func:`~pesbench.mlip.atomref.refit_atomref`). The alternatives are options
+of :func:`finetune_chgnet` (:data:`~pesbench.schemas.correction.AtomRefMode`).
 
-Everything here is pure torch and pymatgen: the data come in as lists, the database is the
-Maker's business (:mod:`pesbench.makers.finetune`).
+Everything here is pure torch and pymatgen: the data come in as
+:class:`~pesbench.mlip.training_set.TrainingSet`, the database is the Maker's business
+(:mod:`pesbench.makers.finetune`).
 """
 
 from __future__ import annotations
@@ -16,236 +17,22 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
-import random
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from numpy.typing import ArrayLike
-from pymatgen.core import Composition, Element, Structure
+from pymatgen.core import Element, Structure
 
-from pesbench.analysis.referencing import (
-    AtomRef,
-    CompositionLike,
-    UnderdeterminedFitError,
-    composition_matrix,
-    fit_atomref,
-)
+from pesbench.mlip.atomref import atomref_of, refit_atomref, set_atomref
 from pesbench.mlip.base import state_dict_checksum
+from pesbench.mlip.training_set import TrainingSet
 from pesbench.schemas.correction import AtomRefMode, Selection
 
-__all__ = [
-    "TrainingSet",
-    "atomref_of",
-    "finetune_chgnet",
-    "refit_atomref",
-    "save_chgnet",
-    "set_atomref",
-    "span_notes",
-    "split_by_material",
-]
-
-
-@dataclass
-class TrainingSet:
-    """Structures with their DFT labels, index-aligned.
-
-    Attributes
-    ----------
-    structures
-        The cells.
-    energies
-        Total energies, eV.
-    forces
-        (n_atoms, 3) arrays, eV/Å.
-    stresses
-        3x3 arrays, GPa, positive = tensile (ASE sign, as CHGNet predicts), or None.
-    ids
-        An id per structure (the reference_id).
-    materials
-        The material (reduced formula of the parent bulk) of each structure.
-    """
-
-    structures: list[Structure] = field(default_factory=list)
-    energies: list[float] = field(default_factory=list)
-    forces: list[np.ndarray] = field(default_factory=list)
-    stresses: list[np.ndarray | None] = field(default_factory=list)
-    ids: list[str] = field(default_factory=list)
-    materials: list[str] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return len(self.structures)
-
-    def subset(self, materials: Sequence[str]) -> TrainingSet:
-        """The structures of ``materials`` only."""
-        return self.take([i for i, m in enumerate(self.materials) if m in set(materials)])
-
-    def take(self, keep: Sequence[int]) -> TrainingSet:
-        """The structures at the positions ``keep``, in that order."""
-        return TrainingSet(
-            [self.structures[i] for i in keep],
-            [self.energies[i] for i in keep],
-            [self.forces[i] for i in keep],
-            [self.stresses[i] for i in keep],
-            [self.ids[i] for i in keep],
-            [self.materials[i] for i in keep],
-        )
-
-    def energies_per_atom(self) -> np.ndarray:
-        """Energies divided by the number of atoms, eV/atom."""
-        return np.array([e / len(s) for e, s in zip(self.energies, self.structures, strict=True)])
-
-
-def split_by_material(
-    materials: Sequence[str],
-    *,
-    seed: int = 0,
-    fractions: tuple[float, float] = (0.2, 0.2),
-    val: Sequence[str] | None = None,
-    test: Sequence[str] | None = None,
-) -> dict[str, list[str]]:
-    """Split materials (never structures) into train, val and test.
-
-    Parameters
-    ----------
-    materials
-        Material of each structure (repeats allowed).
-    seed
-        Seed of the shuffle of the materials (``random.Random(seed)``).
-    fractions
-        Fractions of the materials for val and test (each at least one material when
-        there are three or more), used for the splits not given explicitly.
-    val, test
-        Explicit materials of those splits.
-
-    Returns
-    -------
-    dict
-        ``{"train": [...], "val": [...], "test": [...]}``, sorted names, disjoint.
-    """
-    unique = sorted(set(materials))
-    fixed = {"val": list(val or []), "test": list(test or [])}
-    unknown = sorted(set(fixed["val"] + fixed["test"]) - set(unique))
-    if unknown:
-        raise ValueError(f"material(s) {', '.join(unknown)} have no structures")
-    if set(fixed["val"]) & set(fixed["test"]):
-        raise ValueError("a material cannot be in both val and test")
-    rest = [m for m in unique if m not in fixed["val"] + fixed["test"]]
-    random.Random(seed).shuffle(rest)
-    for name, fraction in (("test", fractions[1]), ("val", fractions[0])):
-        if (name == "test" and test is not None) or (name == "val" and val is not None):
-            continue
-        n = max(1, round(fraction * len(unique))) if len(unique) >= 3 and fraction > 0 else 0
-        fixed[name], rest = rest[:n], rest[n:]
-    if not rest:
-        raise ValueError(f"no material left to train on ({', '.join(unique)})")
-    return {"train": sorted(rest), "val": sorted(fixed["val"]), "test": sorted(fixed["test"])}
-
-
-def refit_atomref(
-    compositions: Sequence[CompositionLike],
-    energies: ArrayLike,
-    prior: Mapping[str, float],
-) -> AtomRef:
-    """Refit elemental reference energies on ``energies``, as a shift from ``prior``.
-
-    The shift ``mu - prior`` is fitted by least squares on ``E - sum n_el prior_el``
-    (per atom, :func:`~pesbench.analysis.referencing.fit_atomref`); when the compositions
-    do not fix every element (few stoichiometries), the minimum-norm shift is taken, so
-    that an element's value moves from ``prior`` only as far as the data ask. With enough
-    stoichiometries the result is the plain least-squares AtomRef, whatever the prior.
-
-    Parameters
-    ----------
-    compositions
-        One composition per structure.
-    energies
-        Total energies, eV.
-    prior
-        Element -> reference energy, eV/atom, for every element present (e.g. the
-        pretrained model's AtomRef).
-
-    Returns
-    -------
-    AtomRef
-        The refitted values of the elements present.
-    """
-    matrix, elements = composition_matrix(compositions)
-    missing = [el for el in elements if el not in prior]
-    if missing:
-        raise ValueError(f"no prior reference energy for {', '.join(missing)}")
-    mu0 = np.array([prior[el] for el in elements])
-    residual = np.asarray(energies, dtype=float) - matrix @ mu0
-    try:
-        shift = fit_atomref(compositions, residual, elements)
-        delta = np.array([shift.energies[el] for el in elements])
-        rmse = shift.rmse_per_atom
-    except UnderdeterminedFitError:
-        n_atoms = matrix.sum(axis=1)
-        a, b = matrix / n_atoms[:, None], residual / n_atoms
-        delta = np.linalg.lstsq(a, b, rcond=None)[0]  # minimum norm
-        rmse = float(np.sqrt(np.mean((b - a @ delta) ** 2)))
-    return AtomRef(
-        energies={el: float(m) for el, m in zip(elements, mu0 + delta, strict=True)},
-        rmse_per_atom=rmse,
-        n_structures=len(residual),
-    )
-
-
-def atomref_of(model: Any, elements: Sequence[str]) -> dict[str, float]:
-    """A CHGNet's AtomRef values (eV/atom) of ``elements``."""
-    weight = model.composition_model.fc.weight.detach().cpu().numpy().reshape(-1)
-    return {el: float(weight[Element(el).Z - 1]) for el in elements}
-
-
-def span_notes(train: Sequence[CompositionLike], others: Mapping[str, str]) -> list[str]:
-    """Warnings for the materials whose reference energy the training set does not fix.
-
-    A refitted AtomRef fixes the reference energy of exactly the compositions in the span
-    of the training compositions; for any other, part of its reference energy stays at
-    the base model's values (the minimum-norm shift), an offset training cannot see.
-
-    Parameters
-    ----------
-    train
-        Compositions of the training structures.
-    others
-        Material (reduced formula) -> the split it is in (``val``, ``test``).
-    """
-    elements = sorted(
-        {str(el) for c in train for el in Composition(c).elements}
-        | {str(el) for m in others for el in Composition(m).elements}
-    )
-    matrix, _ = composition_matrix(list(train), elements)
-    trained = {el for el, n in zip(elements, matrix.sum(axis=0), strict=True) if n > 0}
-    notes = []
-    for material, split in sorted(others.items()):
-        target, _ = composition_matrix([material], elements)
-        coef, *_ = np.linalg.lstsq(matrix.T, target[0], rcond=None)
-        residual = float(np.linalg.norm(matrix.T @ coef - target[0]))
-        if residual > 1e-8 * float(np.linalg.norm(target[0])):
-            missing = sorted(
-                str(el) for el in Composition(material).elements if str(el) not in trained
-            )
-            why = f"{', '.join(missing)} not in training" if missing else "not in their span"
-            notes.append(
-                f"{material} ({split}) is not a combination of the training compositions "
-                f"({why}): part of its reference energy stays at the base model's AtomRef"
-            )
-    return notes
-
-
-def set_atomref(model: Any, energies: Mapping[str, float]) -> None:
-    """Write AtomRef values (eV/atom) into a CHGNet's composition model."""
-    with torch.no_grad():
-        weight = model.composition_model.fc.weight
-        for el, value in energies.items():
-            weight[0, Element(el).Z - 1] = value
+__all__ = ["finetune_chgnet", "save_chgnet"]
 
 
 def _loader(data: TrainingSet, batch_size: int, shuffle: bool, seed: int) -> Any:
