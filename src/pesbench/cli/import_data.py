@@ -80,6 +80,14 @@ def import_data(
     batch_size: Annotated[
         int, typer.Option(min=1, help="Records per bulk write and progress step.")
     ] = 500,
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace",
+            help="Delete what earlier imports of these paths stored in this dataset (and "
+            "version), then import them afresh: to redo an import with corrected options.",
+        ),
+    ] = False,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print what each path did as JSON.")
     ] = False,
@@ -89,6 +97,8 @@ def import_data(
     Duplicates (same structure and functional in the same dataset) are stored once; a bad
     record is reported with its index and skipped. An interrupted import resumes where it
     stopped when run again with the same arguments; a path already imported is skipped.
+    A path imported into the dataset with other options (functional, stress unit,
+    category, tags, format) is refused: --replace redoes it with the new ones.
     """
     if functional is not None:
         try:
@@ -131,7 +141,7 @@ def import_data(
                 bar.update(task, completed=done)
 
             try:
-                result = import_path(path, options, settings, progress=advance)
+                result = import_path(path, options, settings, progress=advance, replace=replace)
             except RecordError as exc:
                 raise PesbenchError(str(exc)) from None
         results.append(result)

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from pesbench.importers.formats import FORMATS, detect_format, read_frames
 from pesbench.importers.record import BadRecord, DatasetId, Frame, RecordError, to_reference
-from pesbench.importers.writer import IMPORTS_COLLECTION, ImportOptions, ImportResult, import_path
+from pesbench.importers.writer import (
+    IMPORTS_COLLECTION,
+    ImportConflictError,
+    ImportOptions,
+    ImportResult,
+    import_path,
+)
 
 __all__ = [
     "FORMATS",
@@ -12,6 +18,7 @@ __all__ = [
     "BadRecord",
     "DatasetId",
     "Frame",
+    "ImportConflictError",
     "ImportOptions",
     "ImportResult",
     "RecordError",

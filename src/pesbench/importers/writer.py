@@ -8,11 +8,28 @@ advances to the next unread index, with the batch's bad records, in one update. 
 killed at any point is resumed by running the same import again: the records already
 counted are skipped, and a batch written but not counted is written again, harmlessly.
 A path whose import completed is skipped.
+
+The identity of an import
+-------------------------
+An import is the dataset (name and version), the path, its content, and the options that
+change what is stored: functional, stress unit, category, tags and format
+(:func:`import_identity`). Running the same import again resumes or skips it. Running it
+with other options is refused (:class:`ImportConflictError`, naming the earlier options):
+skipping it would keep the data the user just corrected, and importing it beside the
+earlier one would leave both in the dataset (a frame's key is its structure, functional and
+dataset, so a corrected functional adds a second reference of each frame, and a corrected
+stress unit, category or tags is a duplicate of the earlier frame, which wins).
+An earlier import that stored nothing (every record bad: a forgotten ``--functional``, say)
+is no conflict: its progress record is dropped. ``replace=True`` (``pesbench import
+--replace``) deletes what the earlier imports of the path stored in the dataset, and their
+progress records, then imports afresh.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,17 +40,32 @@ from typing import Any
 import bson
 from pymongo.errors import BulkWriteError
 
+from pesbench.errors import PesbenchError
 from pesbench.importers.formats import open_frames
-from pesbench.importers.record import BadRecord, DatasetId, check_frame, to_reference
+from pesbench.importers.record import (
+    BadRecord,
+    DatasetId,
+    RecordError,
+    check_frame,
+    functional_name,
+    to_reference,
+)
 from pesbench.schemas.reference import ReferenceDoc
 from pesbench.settings import PesbenchSettings, get_settings
 from pesbench.stores.connection import open_collection
 from pesbench.stores.references import ReferenceStore
 
-__all__ = ["IMPORTS_COLLECTION", "ImportOptions", "ImportResult", "import_path"]
+__all__ = [
+    "IMPORTS_COLLECTION",
+    "ImportConflictError",
+    "ImportOptions",
+    "ImportResult",
+    "import_identity",
+    "import_path",
+]
 
 IMPORTS_COLLECTION = "imports"
-"""One progress record per (dataset, version, path, content): what an import has done."""
+"""One progress record per import (:func:`import_identity`): what it has done."""
 MAX_BAD_LISTED = 1000
 """Bad records listed (index and reason) in a progress record; the rest are counted."""
 MAX_BSON_BYTES = 16 * 1024 * 1024 - 64 * 1024
@@ -57,7 +89,8 @@ class ImportOptions:
     stress_unit
         Unit of ``records`` JSON stresses (see :mod:`pesbench.importers.json_records`).
     batch_size
-        Records per bulk write and per progress update.
+        Records per bulk write and per progress update (not part of the import's
+        identity: it changes nothing stored).
     """
 
     dataset: DatasetId
@@ -84,6 +117,35 @@ class ImportResult:
     n_bad: int = 0
     resumed_from: int = 0
     already_done: bool = False
+
+
+class ImportConflictError(PesbenchError):
+    """The path was imported into the dataset before with other options."""
+
+
+def import_identity(options: ImportOptions, fmt: str) -> dict[str, Any]:
+    """The options of an import that change what it stores (``fmt``: the format read).
+
+    The functional by its project name (``pbe`` and ``PBE`` are one import), the tags as
+    a sorted set.
+    """
+    functional = options.functional
+    if functional is not None:
+        with contextlib.suppress(RecordError):  # unknown: every record will say so
+            functional = functional_name(functional)
+    return {
+        "functional": functional,
+        "stress_unit": options.stress_unit,
+        "category": options.category,
+        "tags": sorted(set(options.tags)),
+        "format": fmt,
+    }
+
+
+def _describe(identity: dict[str, Any] | None) -> str:
+    if identity is None:
+        return "options not recorded (imported before pesbench recorded them)"
+    return ", ".join(f"{k}={v!r}" for k, v in identity.items())
 
 
 def _fingerprint(path: Path) -> str:
@@ -120,6 +182,7 @@ def import_path(
     settings: PesbenchSettings | None = None,
     *,
     progress: Callable[[int], None] | None = None,
+    replace: bool = False,
 ) -> ImportResult:
     """Import every record of ``path`` (a file, or a folder of VASP runs); resumable.
 
@@ -127,21 +190,55 @@ def import_path(
     ----------
     progress
         Called with the number of records handled so far, after each batch.
+    replace
+        Delete what earlier imports of ``path`` stored in the dataset (any options, any
+        content) and their progress records first: the way to redo an import with
+        corrected options.
 
     Raises
     ------
     RecordError
         When the path cannot be read as its format at all (no single record).
+    ImportConflictError
+        When ``path`` was imported into the dataset with other options (see the module
+        docstring) and ``replace`` is False.
     """
     settings = settings or get_settings()
     path = Path(path).resolve()
     fmt, frames = open_frames(path, options.format, stress_unit=options.stress_unit)
     dataset = options.dataset
+    identity = import_identity(options, fmt)
+    fingerprint = _fingerprint(path)
     import_id = hashlib.sha256(
-        f"{dataset.name}|{dataset.version}|{path}|{_fingerprint(path)}".encode()
+        json.dumps(
+            [dataset.name, dataset.version, str(path), fingerprint, identity], sort_keys=True
+        ).encode()
     ).hexdigest()[:24]
+    this_path = {"dataset": dataset.name, "dataset_version": dataset.version, "source": str(path)}
+    source = {"$regex": f"^{_escape(str(path))}"} if path.is_dir() else str(path)
+    criteria = {
+        "provenance.dataset": dataset.name,
+        "provenance.dataset_version": dataset.version,
+        "provenance.source_file": source,
+    }
     refs = ReferenceStore(settings)
     with refs, open_collection(IMPORTS_COLLECTION, settings) as imports:
+        collection = refs.store._collection
+        if replace:
+            collection.delete_many(criteria)
+            imports.delete_many(this_path)
+        for earlier in imports.find({**this_path, "_id": {"$ne": import_id}}):
+            if earlier.get("complete") and not earlier.get("stored"):
+                imports.delete_one({"_id": earlier["_id"]})  # stored nothing: forgotten
+            elif earlier.get("options") != identity:
+                raise ImportConflictError(
+                    f"{path} was imported into dataset {dataset.name!r}"
+                    + (f" version {dataset.version!r}" if dataset.version else "")
+                    + f" with other options ({_describe(earlier.get('options'))}; now "
+                    f"{_describe(identity)}). Importing it again would keep the earlier "
+                    "references beside or instead of these: rerun with --replace to delete "
+                    "what the earlier import stored and import with the new options."
+                )
         record = imports.find_one({"_id": import_id}) or {}
         start = int(record.get("done", 0))
         if record.get("complete"):
@@ -154,13 +251,14 @@ def import_path(
                     "dataset_version": dataset.version,
                     "source": str(path),
                     "format": fmt,
+                    "options": identity,
+                    "fingerprint": fingerprint,
                     "done": 0,
                     "bad": [],
                     "complete": False,
                     "started_at": datetime.now(UTC),
                 }
             )
-        collection = refs.store._collection
         stamp = refs.store.last_updated_field
         batch: dict[str, dict[str, Any]] = {}
         bad: list[dict[str, Any]] = []
@@ -198,12 +296,6 @@ def import_path(
             if len(batch) + len(bad) >= options.batch_size:
                 flush(handled)
         flush(handled)
-        source = {"$regex": f"^{_escape(str(path))}"} if path.is_dir() else str(path)
-        criteria = {
-            "provenance.dataset": dataset.name,
-            "provenance.dataset_version": dataset.version,
-            "provenance.source_file": source,
-        }
         stored = collection.count_documents(criteria)
         failed = collection.count_documents({**criteria, "status": "failed"})
         record = imports.find_one({"_id": import_id}) or {}
