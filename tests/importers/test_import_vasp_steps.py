@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pytest
-from pymatgen.io.vasp import Vasprun
+from pymatgen.io.vasp import Outcar, Vasprun
 from typer.testing import CliRunner
 from vasp_data import vasp_reference
 
@@ -66,3 +69,58 @@ def test_unconverged_scf_steps_are_stored_as_failed(db_settings: PesbenchSetting
     assert all(
         d.status == "failed" and "SCF not converged" in (d.failure_reason or "") for d in docs
     )
+
+
+def _outcar_moments(path: Path) -> list[float] | None:
+    moments = [float(m["tot"]) for m in Outcar(str(path)).magnetization or ()]
+    return moments or None
+
+
+def test_a_double_relaxation_folder_imports_every_vasprun(
+    db_settings: PesbenchSettings, tmp_path: Path
+) -> None:
+    root = vasp_reference()
+    folder = tmp_path / "double_relax"  # custodian's and atomate's relax1/relax2 names
+    folder.mkdir()
+    sources = {
+        ".relax1": (root / "emmet_Si_r2scan_relax", "vasprun.xml.gz", "OUTCAR.gz"),
+        ".relax2": (root / "pymatgen_LiH_r2scan_relax", "vasprun.xml.gz", "OUTCAR"),
+    }
+    for suffix, (run, vasprun, outcar) in sources.items():
+        shutil.copy(run / vasprun, folder / f"vasprun.xml{suffix}.gz")
+        shutil.copy(run / outcar, folder / outcar.replace("OUTCAR", f"OUTCAR{suffix}"))
+    _import(str(folder), "--dataset", "double")
+    with ReferenceStore(db_settings) as store:
+        docs = [d for d in store.query({}) if d.provenance is not None]
+    by_run: dict[str, list] = {}
+    for doc in sorted(docs, key=lambda d: d.provenance.frame_index):
+        by_run.setdefault(str(doc.provenance.run_id), []).append(doc)
+    assert sorted(by_run) == [
+        str(folder / "vasprun.xml.relax1.gz"),
+        str(folder / "vasprun.xml.relax2.gz"),
+    ]
+    for (suffix, (run, vasprun, outcar)), run_id in zip(
+        sources.items(), sorted(by_run), strict=True
+    ):
+        expected = Vasprun(str(run / vasprun), parse_potcar_file=False, parse_dos=False)
+        steps = by_run[run_id]
+        assert [d.provenance.ionic_step for d in steps] == list(range(len(expected.ionic_steps)))
+        assert [d.energy for d in steps] == pytest.approx(
+            [s["e_0_energy"] for s in expected.ionic_steps], abs=1e-8
+        )
+        assert steps[-1].energy == pytest.approx(expected.final_energy, abs=1e-8)
+        for doc, step in zip(steps, expected.ionic_steps, strict=True):
+            assert doc.structure_id == structure_id(step["structure"])
+            np.testing.assert_allclose(doc.forces, step["forces"], atol=1e-10)
+            assert doc.provenance.frame_id == f"vasprun.xml{suffix}.gz:{doc.provenance.ionic_step}"
+        assert steps[-1].magmoms == _outcar_moments(run / outcar)  # this run's OUTCAR
+    assert [len(v) for v in by_run.values()] == [3, 1]
+    assert by_run[str(folder / "vasprun.xml.relax1.gz")][-1].magmoms is not None
+
+    # a path naming one vasprun of the folder reads that one only
+    _import(str(folder / "vasprun.xml.relax2.gz"), "--dataset", "one")
+    with ReferenceStore(db_settings) as store:
+        one = list(store.query({"provenance.dataset": "one"}))
+    assert [d.provenance.run_id for d in one if d.provenance] == [
+        str(folder / "vasprun.xml.relax2.gz")
+    ]

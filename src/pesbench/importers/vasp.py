@@ -1,5 +1,10 @@
 """VASP runs: every ionic step of every run at or under a path (relaxations, MD).
 
+A folder may hold several runs, each its own vasprun: custodian's and atomate's double
+relaxation leave ``vasprun.xml.relax1.gz`` and ``vasprun.xml.relax2.gz`` side by side
+(:func:`pesbench.engines.vasp.parse.vasprun_files`); every one is read, in run order. A
+path naming one vasprun file reads that one only.
+
 Each step is one frame, linked to its run by ``run_id`` (the run's vasprun path) and
 ``ionic_step``; energies, forces and stresses are those of
 :func:`pesbench.engines.vasp.parse.parse_ionic_steps` (pymatgen's ``Vasprun``; stress from
@@ -14,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from pesbench.engines.vasp.parse import find_run_dirs, parse_ionic_steps
+from pesbench.engines.vasp.parse import find_run_dirs, parse_ionic_steps, vasprun_files
 from pesbench.engines.vasp.physics import UnsupportedRunError
 from pesbench.errors import PesbenchError
 from pesbench.importers.record import BadRecord, Frame
@@ -22,23 +27,31 @@ from pesbench.importers.record import BadRecord, Frame
 __all__ = ["read_vasp"]
 
 
-def _run_folders(path: Path) -> list[Path]:
+def _runs(path: Path) -> Iterator[tuple[Path, Path | None]]:
+    """``(folder, vasprun)`` of each run at or under ``path``.
+
+    ``vasprun`` None: the folder has none (a bad record).
+    """
     if path.is_file():
-        return [path.parent]
-    return find_run_dirs(path)
+        yield path.parent, path
+        return
+    for folder in find_run_dirs(path):
+        runs: list[Path | None] = [*vasprun_files(folder)]
+        yield from ((folder, vasprun) for vasprun in runs or [None])
 
 
 def read_vasp(path: Path) -> Iterator[Frame | BadRecord]:
     """The ionic steps of the runs at or under ``path`` (a folder or a vasprun file).
 
-    The index runs over all steps of all runs, runs in sorted folder order.
+    The index runs over all steps of all runs: folders in sorted order, the runs of a
+    folder in run order.
     """
     index = 0
-    for folder in _run_folders(path):
+    for folder, vasprun in _runs(path):
         try:
-            run = parse_ionic_steps(folder)
+            run = parse_ionic_steps(folder, vasprun)
         except (PesbenchError, UnsupportedRunError) as exc:
-            yield BadRecord(index, f"{folder}: {exc}")
+            yield BadRecord(index, f"{vasprun or folder}: {exc}")
             index += 1
             continue
         last = len(run.steps) - 1

@@ -9,6 +9,7 @@ crashed (no or truncated vasprun.xml) or did not converge is returned with
 from __future__ import annotations
 
 import json
+import re
 import socket
 import warnings
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ __all__ = [
     "parse_ionic_steps",
     "parse_run_dir",
     "read_corrections",
+    "vasprun_files",
 ]
 
 KBAR_TO_GPA = -0.1
@@ -73,6 +75,38 @@ def _files_dir(folder: Path) -> Path:
     if _first(folder, ("vasprun*",)) is None and (folder / "outputs").is_dir():
         return folder / "outputs"
     return folder
+
+
+_COMPRESSED = re.compile(r"\.(gz|bz2|xz|lzma|Z)$")
+_RELAX_N = re.compile(r"\.relax(\d+)$")
+
+
+def _run_suffix(vasprun: Path) -> str:
+    """What a vasprun's name adds to ``vasprun.xml`` (``.relax1``, or ``""``).
+
+    ``.relax1`` for custodian's and atomate's ``vasprun.xml.relax1.gz``, ``""`` for
+    ``vasprun.xml.gz``.
+    """
+    name = _COMPRESSED.sub("", vasprun.name)
+    return name.removeprefix("vasprun").replace(".xml", "", 1)
+
+
+def vasprun_files(folder: Path) -> list[Path]:
+    """Every vasprun of the run in ``folder`` (or its ``outputs/``), in run order.
+
+    custodian (``VaspJob(suffix=".relax1")``, the double relaxation of
+    ``VaspJob.double_relaxation_run`` / ``full_opt_run``) and atomate keep each run of a
+    multi-run folder under a suffix, ``vasprun.xml.relax1.gz``, ``vasprun.xml.relax2.gz``:
+    those come in the order of their number, then the others by name (a ``vasprun.xml``
+    without suffix, written by the run after the numbered ones, last).
+    """
+    files = _files_dir(Path(folder))
+
+    def order(path: Path) -> tuple[int, str]:
+        numbered = _RELAX_N.search(_run_suffix(path))
+        return (int(numbered.group(1)) if numbered else 1 << 30, path.name)
+
+    return sorted((p for p in files.glob("vasprun*") if p.is_file()), key=order)
 
 
 def find_run_dirs(root: Path) -> list[Path]:
@@ -116,8 +150,19 @@ def read_corrections(folder: Path) -> list[dict[str, Any]]:
     return corrections
 
 
-def _wall_time_and_magmoms(folder: Path, n_atoms: int) -> tuple[float | None, list[float] | None]:
-    path = _first(folder, ("OUTCAR*",))
+def _wall_time_and_magmoms(
+    folder: Path, n_atoms: int, vasprun: Path | None = None
+) -> tuple[float | None, list[float] | None]:
+    """Wall time and final moments from the run's OUTCAR.
+
+    With ``vasprun``, the OUTCAR of the same suffix (``OUTCAR.relax1.gz`` for
+    ``vasprun.xml.relax1.gz``), or the only OUTCAR of a single-run folder.
+    """
+    if vasprun is None or len(vasprun_files(folder)) == 1:
+        path = _first(folder, ("OUTCAR*",))
+    else:
+        name = f"OUTCAR{_run_suffix(vasprun)}"
+        path = _first(folder, tuple(name + ext for ext in ("", ".gz", ".bz2", ".xz")))
     if path is None:
         return None, None
     try:
@@ -334,8 +379,8 @@ def _step_energy(step: dict[str, Any]) -> float:
     return energy
 
 
-def parse_ionic_steps(folder: Path) -> VaspSteps:
-    """Every ionic step of the VASP run in ``folder`` (relaxation or MD frames).
+def parse_ionic_steps(folder: Path, vasprun: Path | None = None) -> VaspSteps:
+    """Every ionic step of one VASP run in ``folder`` (relaxation or MD frames).
 
     :func:`parse_run_dir` keeps the last step only; this keeps all, in order.
 
@@ -343,6 +388,8 @@ def parse_ionic_steps(folder: Path) -> VaspSteps:
     ----------
     folder
         The run folder (or an atomate2-style folder whose ``outputs/`` holds the run).
+    vasprun
+        Which run of a folder holding several (:func:`vasprun_files`); None: the first.
 
     Returns
     -------
@@ -358,7 +405,7 @@ def parse_ionic_steps(folder: Path) -> VaspSteps:
     """
     folder = Path(folder)
     files = _files_dir(folder)
-    vasprun_path = _first(files, ("vasprun*",))
+    vasprun_path = vasprun or next(iter(vasprun_files(folder)), None)
     if vasprun_path is None:
         raise NotAVaspRunError(f"{folder}: no vasprun.xml")
     try:
@@ -389,7 +436,7 @@ def parse_ionic_steps(folder: Path) -> VaspSteps:
                 converged_electronic=len(step.get("electronic_steps") or []) < nelm,
             )
         )
-    _, magmoms = _wall_time_and_magmoms(files, len(run.final_structure))
+    _, magmoms = _wall_time_and_magmoms(files, len(run.final_structure), vasprun_path)
     return VaspSteps(
         folder=folder,
         vasprun=vasprun_path,
