@@ -58,7 +58,9 @@ def import_data(
         str | None,
         typer.Option(
             help="Functional of the data (PBE, PBE+U, r2SCAN, SCAN, PBEsol, PBEsol+U); "
-            "needed unless every record states its own (VASP runs do)."
+            "needed unless every record states its own (VASP runs do). For MPtrj, PBE (or "
+            "PBE+U) means the Materials Project's GGA(+U) mixing: frames holding O or F and "
+            "one of Co, Cr, Fe, Mn, Mo, Ni, V, W are stored as PBE+U, the others as PBE."
         ),
     ] = None,
     category: Annotated[

@@ -57,7 +57,11 @@ def _json_format(path: Path, data: Any) -> str:
 
 
 def open_frames(
-    path: Path, format: str | None = None, *, stress_unit: str | None = None
+    path: Path,
+    format: str | None = None,
+    *,
+    stress_unit: str | None = None,
+    functional: str | None = None,
 ) -> tuple[str, Iterator[Frame | BadRecord]]:
     """The format of ``path`` (``format``, else detected) and its frames.
 
@@ -67,15 +71,20 @@ def open_frames(
         data = load_json(path)
         format = _json_format(path, data)
         if format != "asedb":
-            return format, _json_frames(path, format, data, stress_unit)
+            return format, _json_frames(path, format, data, stress_unit, functional)
     format = format or detect_format(path)
-    return format, read_frames(path, format, stress_unit=stress_unit)
+    return format, read_frames(path, format, stress_unit=stress_unit, functional=functional)
 
 
 def read_frames(
-    path: Path, format: str, *, stress_unit: str | None = None
+    path: Path, format: str, *, stress_unit: str | None = None, functional: str | None = None
 ) -> Iterator[Frame | BadRecord]:
-    """The frames of ``path`` read as ``format`` (one of :data:`FORMATS`), in order."""
+    """The frames of ``path`` read as ``format`` (one of :data:`FORMATS`), in order.
+
+    ``functional`` (the user's) is read by the MPtrj reader only
+    (:func:`~pesbench.importers.json_records.read_mptrj`: MP's GGA(+U) mixing); the
+    other formats' frames carry the functional their records state, if any.
+    """
     if format == "extxyz":
         return read_extxyz(path)
     if format == "ase":
@@ -85,17 +94,17 @@ def read_frames(
     if format == "vasp":
         return read_vasp(path)
     if format in ("mptrj", "records"):
-        return _json_frames(path, format, load_json(path), stress_unit)
+        return _json_frames(path, format, load_json(path), stress_unit, functional)
     raise RecordError(f"unknown format {format!r}; known: {', '.join(FORMATS)}")
 
 
 def _json_frames(
-    path: Path, format: str, data: Any, stress_unit: str | None
+    path: Path, format: str, data: Any, stress_unit: str | None, functional: str | None
 ) -> Iterator[Frame | BadRecord]:
     if format == "mptrj":
         if sniff_json(data) != "mptrj":
             raise RecordError(f"{path}: not MPtrj JSON ({{material_id: {{frame_id: record}}}})")
-        return read_mptrj(data)
+        return read_mptrj(data, functional)
     if not isinstance(data, list):
         raise RecordError(f"{path}: not a JSON list of records")
     return read_records(data, stress_unit)

@@ -7,8 +7,18 @@ not used), ``force`` (eV/Å), ``stress`` (kBar, VASP sign: pressure positive) an
 (μB). The stress convention is CHGNet's: its MPtrj loader
 ``chgnet.data.dataset.StructureJsonData.__getitem__`` multiplies ``stress`` by -0.1
 ("Convert VASP stress") to get its GPa targets, and so does this reader
-(:data:`~pesbench.importers.record.KBAR_VASP_TO_GPA`). MPtrj states no functional
-(it mixes GGA and GGA+U runs): the user names it.
+(:data:`~pesbench.importers.record.KBAR_VASP_TO_GPA`).
+
+MPtrj states no functional, and it mixes GGA and GGA+U runs, as the Materials Project
+computed them: +U (Dudarev, on Co, Cr, Fe, Mn, Mo, Ni, V, W) only in a structure whose most
+electronegative element is O or F, that is one holding O or F, with the U values of that
+anion's table (pymatgen's ``pymatgen/io/vasp/MPRelaxSet.yaml``, ``INCAR: LDAUU: {O: ...,
+F: ...}``, which ``MPRelaxSet`` applies and ``MaterialsProject2020Compatibility`` checks).
+So ``--functional PBE`` (or ``PBE+U``) for MPtrj means "MP's GGA(+U) mixing": a frame that
+rule gives a U is stored as ``PBE+U``, any other as ``PBE``
+(:func:`mp_functional`, the rule of :func:`pesbench.engines.gpaw.inputs.hubbard_u`). Any
+other functional is taken for every frame as given (a file in MPtrj's layout holding other
+data); none is an error, as for every format.
 
 Records (MatPES-style; a JSON list, or JSON lines): each a dict with ``structure`` (pymatgen
 dict), ``energy`` (total, eV), ``forces`` (eV/Å), optionally ``stress``, ``magmoms``,
@@ -31,9 +41,29 @@ import numpy as np
 from monty.io import zopen
 from pymatgen.core import Structure
 
-from pesbench.importers.record import EV_PER_A3_TO_GPA, KBAR_VASP_TO_GPA, BadRecord, Frame
+from pesbench.engines.gpaw.inputs import hubbard_u
+from pesbench.importers.record import (
+    EV_PER_A3_TO_GPA,
+    KBAR_VASP_TO_GPA,
+    BadRecord,
+    Frame,
+    RecordError,
+    functional_name,
+)
 
-__all__ = ["STRESS_UNITS", "StressUnit", "load_json", "read_mptrj", "read_records", "sniff_json"]
+__all__ = [
+    "MP_MIXING",
+    "STRESS_UNITS",
+    "StressUnit",
+    "load_json",
+    "mp_functional",
+    "read_mptrj",
+    "read_records",
+    "sniff_json",
+]
+
+MP_MIXING = ("PBE", "PBE+U")
+"""The functionals that, for MPtrj, mean the Materials Project's GGA(+U) mixing."""
 
 StressUnit = Literal["gpa", "kbar-vasp", "ev/a3"]
 """``gpa``: GPa, tensile positive; ``kbar-vasp``: VASP's kBar, pressure positive;
@@ -75,22 +105,42 @@ def _structure(value: Any) -> Structure:
     return Structure.from_dict(value)
 
 
-def read_mptrj(data: dict[str, dict[str, dict[str, Any]]]) -> Iterator[Frame | BadRecord]:
-    """MPtrj frames in file order: materials, then each material's frames."""
+def mp_functional(structure: Structure) -> str:
+    """``PBE+U`` where the Materials Project applies a U to ``structure``, else ``PBE``."""
+    return "PBE+U" if hubbard_u(structure, "PBE+U") else "PBE"
+
+
+def read_mptrj(
+    data: dict[str, dict[str, dict[str, Any]]], functional: str | None = None
+) -> Iterator[Frame | BadRecord]:
+    """MPtrj frames in file order: materials, then each material's frames.
+
+    Parameters
+    ----------
+    functional
+        The user's: one of :data:`MP_MIXING` gives each frame its own, PBE or PBE+U
+        (:func:`mp_functional`); any other is every frame's; None leaves it unset.
+    """
+    try:
+        name = None if functional is None else functional_name(functional)
+    except RecordError:
+        name = functional  # unknown: every frame will be bad, saying so
     index = 0
     for material_id, frames in data.items():
         for frame_id, record in (frames or {}).items():
             try:
                 stress = record.get("stress")
+                structure = _structure(record.get("structure"))
                 yield Frame(
                     index=index,
-                    structure=_structure(record.get("structure")),
+                    structure=structure,
                     energy=record["uncorrected_total_energy"],
                     forces=record.get("force"),
                     stress=None
                     if stress in (None, [])
                     else KBAR_VASP_TO_GPA * np.asarray(stress, dtype=float),
                     magmoms=record.get("magmom"),
+                    functional=mp_functional(structure) if name in MP_MIXING else name,
                     frame_id=str(frame_id),
                     material_id=str(record.get("mp_id") or material_id),
                 )

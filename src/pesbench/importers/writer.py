@@ -205,7 +205,9 @@ def import_path(
     """
     settings = settings or get_settings()
     path = Path(path).resolve()
-    fmt, frames = open_frames(path, options.format, stress_unit=options.stress_unit)
+    fmt, frames = open_frames(
+        path, options.format, stress_unit=options.stress_unit, functional=options.functional
+    )
     dataset = options.dataset
     identity = import_identity(options, fmt)
     fingerprint = _fingerprint(path)
@@ -324,7 +326,8 @@ def _reference(item: Any, path: Path, fmt: str, options: ImportOptions) -> Refer
         return to_reference(
             frame,
             dataset=options.dataset,
-            functional=options.functional,
+            # the MPtrj reader took the user's functional (MP's GGA(+U) mixing)
+            functional=None if fmt == "mptrj" else options.functional,
             source_file=source,
             source_format=fmt,
             category=options.category,
