@@ -79,6 +79,27 @@ def import_data(
             "(gpa and ev/a3 tensile positive, kbar-vasp pressure positive)."
         ),
     ] = None,
+    energy_key: Annotated[
+        str | None,
+        typer.Option(
+            help="extxyz/ASE: the info key of the DFT energy (e.g. REF_energy); default: "
+            "the calculator's energy, else REF_energy (a frame with both, different, is bad)."
+        ),
+    ] = None,
+    forces_key: Annotated[
+        str | None,
+        typer.Option(
+            help="extxyz/ASE: the per-atom array of the forces (e.g. REF_forces); default "
+            "as for the energy."
+        ),
+    ] = None,
+    stress_key: Annotated[
+        str | None,
+        typer.Option(
+            help="extxyz/ASE: the info key of the stress, eV/Å³ tensile positive (e.g. "
+            "REF_stress); default as for the energy."
+        ),
+    ] = None,
     batch_size: Annotated[
         int, typer.Option(min=1, help="Records per bulk write and progress step.")
     ] = 500,
@@ -100,7 +121,7 @@ def import_data(
     record is reported with its index and skipped. An interrupted import resumes where it
     stopped when run again with the same arguments; a path already imported is skipped.
     A path imported into the dataset with other options (functional, stress unit,
-    category, tags, format) is refused: --replace redoes it with the new ones.
+    category, tags, format, keys) is refused: --replace redoes it with the new ones.
     """
     if functional is not None:
         try:
@@ -123,6 +144,9 @@ def import_data(
         tags=list(tag or []),
         format=format,
         stress_unit=stress_unit,
+        energy_key=energy_key,
+        forces_key=forces_key,
+        stress_key=stress_key,
         batch_size=batch_size,
     )
     check_database()

@@ -12,13 +12,13 @@ from pathlib import Path
 
 from ase.db import connect
 
-from pesbench.importers.ase_files import frame_from_atoms
+from pesbench.importers.ase_files import ResultKeys, frame_from_atoms
 from pesbench.importers.record import BadRecord, Frame
 
 __all__ = ["read_asedb"]
 
 
-def read_asedb(path: Path) -> Iterator[Frame | BadRecord]:
+def read_asedb(path: Path, keys: ResultKeys | None = None) -> Iterator[Frame | BadRecord]:
     """The rows of an ASE database, ordered by id; index = position in that order."""
     db = connect(str(path))
     for index, row in enumerate(db.select(sort="id")):
@@ -28,7 +28,7 @@ def read_asedb(path: Path) -> Iterator[Frame | BadRecord]:
         except Exception as exc:
             yield BadRecord(index, f"row {row.id} unreadable: {type(exc).__name__}: {exc}")
             continue
-        frame = frame_from_atoms(atoms, index)
+        frame = frame_from_atoms(atoms, index, keys)
         if isinstance(frame, Frame) and frame.frame_id is None:
             frame.frame_id = str(row.get("unique_id") or row.id)
         yield frame

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pesbench.importers.ase_files import read_ase, read_extxyz
+from pesbench.importers.ase_files import ResultKeys, read_ase, read_extxyz
 from pesbench.importers.asedb import read_asedb
 from pesbench.importers.json_records import load_json, read_mptrj, read_records, sniff_json
 from pesbench.importers.record import BadRecord, Frame, RecordError
@@ -62,6 +62,7 @@ def open_frames(
     *,
     stress_unit: str | None = None,
     functional: str | None = None,
+    keys: ResultKeys | None = None,
 ) -> tuple[str, Iterator[Frame | BadRecord]]:
     """The format of ``path`` (``format``, else detected) and its frames.
 
@@ -73,24 +74,32 @@ def open_frames(
         if format != "asedb":
             return format, _json_frames(path, format, data, stress_unit, functional)
     format = format or detect_format(path)
-    return format, read_frames(path, format, stress_unit=stress_unit, functional=functional)
+    return format, read_frames(
+        path, format, stress_unit=stress_unit, functional=functional, keys=keys
+    )
 
 
 def read_frames(
-    path: Path, format: str, *, stress_unit: str | None = None, functional: str | None = None
+    path: Path,
+    format: str,
+    *,
+    stress_unit: str | None = None,
+    functional: str | None = None,
+    keys: ResultKeys | None = None,
 ) -> Iterator[Frame | BadRecord]:
     """The frames of ``path`` read as ``format`` (one of :data:`FORMATS`), in order.
 
     ``functional`` (the user's) is read by the MPtrj reader only
     (:func:`~pesbench.importers.json_records.read_mptrj`: MP's GGA(+U) mixing); the
-    other formats' frames carry the functional their records state, if any.
+    other formats' frames carry the functional their records state, if any. ``keys``
+    (where the labels are) is read by the ASE formats only (extxyz, ase, asedb).
     """
     if format == "extxyz":
-        return read_extxyz(path)
+        return read_extxyz(path, keys)
     if format == "ase":
-        return read_ase(path)
+        return read_ase(path, keys=keys)
     if format == "asedb":
-        return read_asedb(path)
+        return read_asedb(path, keys)
     if format == "vasp":
         return read_vasp(path)
     if format in ("mptrj", "records"):

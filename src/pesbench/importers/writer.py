@@ -12,8 +12,8 @@ A path whose import completed is skipped.
 The identity of an import
 -------------------------
 An import is the dataset (name and version), the path, its content, and the options that
-change what is stored: functional, stress unit, category, tags and format
-(:func:`import_identity`). Running the same import again resumes or skips it. Running it
+change what is stored: functional, stress unit, category, tags, format and the keys of
+the labels (:func:`import_identity`). Running the same import again resumes or skips it. Running it
 with other options is refused (:class:`ImportConflictError`, naming the earlier options):
 skipping it would keep the data the user just corrected, and importing it beside the
 earlier one would leave both in the dataset (a frame's key is its structure, functional and
@@ -41,6 +41,7 @@ import bson
 from pymongo.errors import BulkWriteError
 
 from pesbench.errors import PesbenchError
+from pesbench.importers.ase_files import ResultKeys
 from pesbench.importers.formats import open_frames
 from pesbench.importers.record import (
     BadRecord,
@@ -88,6 +89,9 @@ class ImportOptions:
         One of :data:`~pesbench.importers.formats.FORMATS`; None: from the name.
     stress_unit
         Unit of ``records`` JSON stresses (see :mod:`pesbench.importers.json_records`).
+    energy_key, forces_key, stress_key
+        Where the ASE formats' labels are (:class:`~pesbench.importers.ase_files.ResultKeys`;
+        None: the calculator's results, else unambiguous ``REF_`` ones).
     batch_size
         Records per bulk write and per progress update (not part of the import's
         identity: it changes nothing stored).
@@ -99,6 +103,9 @@ class ImportOptions:
     tags: list[str] = field(default_factory=list)
     format: str | None = None
     stress_unit: str | None = None
+    energy_key: str | None = None
+    forces_key: str | None = None
+    stress_key: str | None = None
     batch_size: int = 500
 
 
@@ -139,6 +146,7 @@ def import_identity(options: ImportOptions, fmt: str) -> dict[str, Any]:
         "category": options.category,
         "tags": sorted(set(options.tags)),
         "format": fmt,
+        "keys": [options.energy_key, options.forces_key, options.stress_key],
     }
 
 
@@ -206,7 +214,11 @@ def import_path(
     settings = settings or get_settings()
     path = Path(path).resolve()
     fmt, frames = open_frames(
-        path, options.format, stress_unit=options.stress_unit, functional=options.functional
+        path,
+        options.format,
+        stress_unit=options.stress_unit,
+        functional=options.functional,
+        keys=ResultKeys(options.energy_key, options.forces_key, options.stress_key),
     )
     dataset = options.dataset
     identity = import_identity(options, fmt)
