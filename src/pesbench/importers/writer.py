@@ -9,6 +9,12 @@ killed at any point is resumed by running the same import again: the records alr
 counted are skipped, and a batch written but not counted is written again, harmlessly.
 A path whose import completed is skipped.
 
+The same import run twice at once (two processes) shares one progress record: it is
+created by an upsert, and a batch is counted by a compare-and-set of ``done`` (from the
+value this run last saw to the batch's end), so each record is counted once, by one run; a
+run that finds the record ahead of it skips what the other counted. Both write their
+batches, harmlessly (the first of a key wins).
+
 The identity of an import
 -------------------------
 An import is the dataset (name and version), the path, its content, and the options that
@@ -38,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 import bson
-from pymongo.errors import BulkWriteError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from pesbench.errors import PesbenchError
 from pesbench.importers.ase_files import ResultKeys
@@ -253,38 +259,46 @@ def import_path(
                     "references beside or instead of these: rerun with --replace to delete "
                     "what the earlier import stored and import with the new options."
                 )
+        new = {
+            "dataset": dataset.name,
+            "dataset_version": dataset.version,
+            "source": str(path),
+            "format": fmt,
+            "options": identity,
+            "fingerprint": fingerprint,
+            "done": 0,
+            "bad": [],
+            "complete": False,
+            "started_at": datetime.now(UTC),
+        }
+        # the same import started twice at once: one record (a DuplicateKeyError: the other
+        # run's upsert won the race, its record is there)
+        with contextlib.suppress(DuplicateKeyError):
+            imports.update_one({"_id": import_id}, {"$setOnInsert": new}, upsert=True)
         record = imports.find_one({"_id": import_id}) or {}
         start = int(record.get("done", 0))
         if record.get("complete"):
             return _result(record, fmt, already_done=True)
-        if not record:
-            imports.insert_one(
-                {
-                    "_id": import_id,
-                    "dataset": dataset.name,
-                    "dataset_version": dataset.version,
-                    "source": str(path),
-                    "format": fmt,
-                    "options": identity,
-                    "fingerprint": fingerprint,
-                    "done": 0,
-                    "bad": [],
-                    "complete": False,
-                    "started_at": datetime.now(UTC),
-                }
-            )
         stamp = refs.store.last_updated_field
         batch: dict[str, dict[str, Any]] = {}
         bad: list[dict[str, Any]] = []
         handled = start
+        counted = start  # the record's ``done`` as this run last saw it
 
         def flush(done: int) -> None:
+            nonlocal counted
             _write(collection, list(batch.values()))
-            update: dict[str, Any] = {"$set": {"done": done}}
-            if bad:  # the first MAX_BAD_LISTED listed, all counted
-                update["$push"] = {"bad": {"$each": list(bad), "$slice": MAX_BAD_LISTED}}
-                update["$inc"] = {"n_bad": len(bad)}
-            imports.update_one({"_id": import_id}, update)
+            while done > counted:  # count [counted, done) unless another run has
+                mine = [b for b in bad if b["index"] >= counted]
+                update: dict[str, Any] = {"$set": {"done": done}}
+                if mine:  # the first MAX_BAD_LISTED listed, all counted
+                    update["$push"] = {"bad": {"$each": mine, "$slice": MAX_BAD_LISTED}}
+                    update["$inc"] = {"n_bad": len(mine)}
+                if imports.update_one({"_id": import_id, "done": counted}, update).matched_count:
+                    counted = done
+                    break
+                now = imports.find_one({"_id": import_id}, {"done": 1}) or {}
+                counted = int(now.get("done", 0))  # another run counted up to there
             batch.clear()
             bad.clear()
             _after_batch()
@@ -292,9 +306,9 @@ def import_path(
                 progress(done)
 
         for item in frames:
-            if item.index < start:
+            handled = max(handled, item.index + 1)
+            if item.index < counted:  # counted by an earlier run, or by one running now
                 continue
-            handled = item.index + 1
             doc = (
                 item.reason if isinstance(item, BadRecord) else _reference(item, path, fmt, options)
             )
