@@ -178,7 +178,11 @@ def _campaign_fw_ids(launchpad: LaunchPad, name: str) -> list[int]:
 
 
 def campaign_status(name: str, settings: PesbenchSettings | None = None) -> CampaignStatus:
-    """What is stored for campaign ``name``, and the state of its FireWorks jobs."""
+    """What is stored for campaign ``name``, and the state of its FireWorks jobs.
+
+    Its structures: those tagged with it in ``structures``, or for a campaign on an
+    imported dataset (spec ``dataset``), the distinct structures of the references it took.
+    """
     settings = settings or get_settings()
     status = CampaignStatus(name)
     with open_collection(CAMPAIGNS_COLLECTION, settings) as campaigns:
@@ -186,8 +190,20 @@ def campaign_status(name: str, settings: PesbenchSettings | None = None) -> Camp
     if record is None:
         raise SpecError(f"no campaign named {name!r} in database {settings.db_name}")
     status.runs = record.get("runs", [])
-    with open_collection("structures", settings) as structures:
-        status.structures = structures.count_documents({"tags": f"campaign:{name}"})
+    if (record.get("spec") or {}).get("dataset") is not None:
+        # an imported dataset's structures are its references', never in ``structures``
+        with open_collection("references", settings) as refs:
+            rows = refs.aggregate(
+                [
+                    {"$match": in_campaign(name)},
+                    {"$group": {"_id": "$structure_id"}},
+                    {"$count": "n"},
+                ]
+            )
+            status.structures = next((int(row["n"]) for row in rows), 0)
+    else:
+        with open_collection("structures", settings) as structures:
+            status.structures = structures.count_documents({"tags": f"campaign:{name}"})
     for collection, counts in (
         ("references", status.references),
         ("predictions", status.predictions),
