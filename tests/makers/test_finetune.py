@@ -7,11 +7,14 @@ recorded sanity expectation, held-out metrics), not the science (benchmarks/fine
 
 from __future__ import annotations
 
+import inspect
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+import typer
 import yaml
 from jobflow import run_locally
 from pymatgen.core import Lattice, Structure
@@ -23,6 +26,8 @@ from pesbench.makers.finetune import FineTuneMaker, ScaleFitMaker, load_training
 from pesbench.mlip import load_model
 from pesbench.mlip.chgnet import model_card_path
 from pesbench.mlip.errors import ModelSanityError
+from pesbench.mlip.finetune import LOSS_WEIGHTS, FinetuneParams, finetune_chgnet
+from pesbench.mlip.training_set import TrainingSet
 from pesbench.schemas.correction import FineTuneDoc, ScaleFitDoc
 from pesbench.schemas.ids import structure_id as structure_id_of
 from pesbench.settings import PesbenchSettings
@@ -195,3 +200,99 @@ def test_finetune_and_fit_scale_commands(db_settings: PesbenchSettings, tmp_path
     bad = runner.invoke(app, ["finetune", "-c", "emt-cli", "--test", "Zn"])
     assert isinstance(bad.exception, PesbenchError)
     assert "Zn have no structures" in str(bad.exception)
+
+
+def test_defaults_live_in_the_maker_and_the_cli_and_library_read_them() -> None:
+    maker, fit = FineTuneMaker(), ScaleFitMaker()
+    commands = typer.main.get_command(app).commands  # type: ignore[attr-defined]
+    parsed = {p.name: p.default for p in commands["finetune"].params}
+    options = {
+        "campaign": "campaign",
+        "functional": "functional",
+        "base_model": "base_model",
+        "atomref": "atomref_mode",
+        "val": "val_materials",
+        "test": "test_materials",
+        "epochs": "epochs",
+        "lr": "learning_rate",
+        "batch_size": "batch_size",
+        "seed": "seed",
+        "freeze": "freeze",
+        "selection": "selection",
+        "device": "device",
+    }
+    assert {name: parsed[name] for name in options} == {
+        name: getattr(maker, attr) for name, attr in options.items()
+    }
+    parsed = {p.name: p.default for p in commands["fit-scale"].params}
+    assert (parsed["model"], parsed["functional"], parsed["device"]) == (
+        fit.model,
+        fit.functional,
+        fit.device,
+    )
+    # the library function's keyword defaults are the Maker's too (loss weights: None = these)
+    signature = inspect.signature(finetune_chgnet).parameters
+    for field in fields(FinetuneParams):
+        expected = None if field.name == "loss_weights" else getattr(maker, field.name)
+        assert signature[field.name].default == expected, field.name
+    assert maker.loss_weights == dict(LOSS_WEIGHTS)
+    shown = CliRunner().invoke(app, ["finetune", "--help"], terminal_width=200).output
+    assert f"[default: {maker.learning_rate}]" in shown
+    assert f"[default: {maker.epochs}]" in shown
+
+
+def _rocksalt(data: TrainingSet, formula: str, species: list[str], a: float) -> None:
+    rng = np.random.default_rng(len(data))
+    h = a / 2
+    for k in range(3):
+        s = Structure(Lattice([[0, h, h], [h, 0, h], [h, h, 0]]), species, [[0] * 3, [0.5] * 3])
+        s.perturb(0.05)
+        data.structures.append(s)
+        data.energies.append(-6.0 + 0.01 * k)
+        data.forces.append(rng.normal(0, 0.1, (2, 3)))
+        data.stresses.append(np.zeros((3, 3)))
+        data.ids.append(f"{formula}-{k}")
+        data.materials.append(formula)
+
+
+def test_run_finetune_loads_the_tuned_model_once_and_writes_its_card_once(
+    db_settings: PesbenchSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chgnet.model import CHGNet
+
+    data = TrainingSet()
+    _rocksalt(data, "MgO", ["Mg", "O"], 4.26)
+    _rocksalt(data, "CaO", ["Ca", "O"], 4.8)
+    files: list[str] = []
+    from_file = CHGNet.from_file
+
+    def counted(path: str, **kwargs: object) -> CHGNet:
+        files.append(path)
+        return from_file(path, **kwargs)
+
+    monkeypatch.setattr(CHGNet, "from_file", counted)
+    cards: list[Path] = []
+    write_text = Path.write_text
+
+    def write(path: Path, text: str, *args: object, **kwargs: object) -> int:
+        if path.suffix == ".json" and path.parent == db_settings.models_path:
+            cards.append(path)
+        return write_text(path, text, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Path, "write_text", write)
+    maker = FineTuneMaker(epochs=1, batch_size=3, val_materials=[], test_materials=["CaO"])
+    doc = run_finetune(maker, data=data, settings=db_settings)
+    checkpoint = db_settings.models_path / doc.checkpoint
+    tuned_loads = [f for f in files if Path(f).parent == db_settings.models_path]
+    assert tuned_loads == [str(checkpoint)]  # saved, loaded once: sanity energies and test
+    assert cards == [model_card_path(checkpoint)]  # written once, with the held-out metrics
+    assert doc.after is not None
+    assert doc.before is not None
+    assert doc.after.model == doc.model_id
+    assert doc.before.model == "chgnet-0.3.0"
+    assert doc.checkpoint.endswith(f"-{doc.checksum[:10]}.pth.tar")
+    monkeypatch.undo()
+    assert FineTuneDoc.model_validate_json(model_card_path(checkpoint).read_text()) == doc
+    tuned = load_model(doc.model_id, settings=db_settings)  # its sanity check passes
+    assert tuned.expected_energies == doc.sanity_energies
+    assert tuned.info.checksum == doc.checksum

@@ -9,7 +9,8 @@ from pymatgen.core import Composition, Lattice, Structure
 
 from pesbench.analysis.referencing import fit_atomref
 from pesbench.mlip.atomref import atomref_of, refit_atomref, span_notes
-from pesbench.mlip.finetune import finetune_chgnet
+from pesbench.mlip.base import state_dict_checksum
+from pesbench.mlip.finetune import LOSS_WEIGHTS, EpochErrors, FinetuneResult, finetune_chgnet
 from pesbench.mlip.training_set import TrainingSet, split_by_material
 
 PRIOR = {"Li": -1.9, "Mg": -1.7, "O": -8.4, "F": -4.2, "Ca": -1.3}
@@ -112,7 +113,7 @@ def test_refit_rereferences_the_pretrained_model() -> None:
     torch.set_num_threads(1)
     data = _tiny_set()
     model, record = finetune_chgnet(data, TrainingSet(), atomref_mode="refit", epochs=0)
-    assert abs(record["atomref_after"]["O"] - record["atomref_before"]["O"]) > 0.1
+    assert abs(record.atomref_after["O"] - record.atomref_before["O"]) > 0.1
     preds = model.predict_structure(data.structures, task="e", batch_size=6)
     error = np.array([float(p["e"]) for p in preds]) - data.energies_per_atom()
     for material in ("MgO", "CaO"):
@@ -133,7 +134,7 @@ def test_finetune_atomref_modes(mode: str) -> None:
         batch_size=6,
         seed=0,  # type: ignore[arg-type]
     )
-    before, after = record["atomref_before"], record["atomref_after"]
+    before, after = record.atomref_before, record.atomref_after
     assert set(after) == {"Ca", "Mg", "O"}
     if mode == "frozen":
         assert after == before
@@ -143,7 +144,7 @@ def test_finetune_atomref_modes(mode: str) -> None:
         assert after != before  # trained
         assert max(abs(after[el] - before[el]) for el in after) < 0.1  # one small step
     assert atomref_of(model, ["O"]) == {"O": after["O"]}
-    assert record["train_seconds"] > 0
+    assert record.train_seconds > 0
 
 
 def _val_mae(model: object, data: TrainingSet) -> float:
@@ -159,15 +160,15 @@ def test_best_val_keeps_the_starting_weights_when_training_only_hurts() -> None:
     train, val = data.subset(["MgO"]), data.subset(["CaO"])
     kwargs = {"atomref_mode": "refit", "epochs": 2, "batch_size": 3, "learning_rate": 0.5}
     model, record = finetune_chgnet(train, val, selection="best_val", **kwargs)  # type: ignore[arg-type]
-    curve = record["val_energy_mae"]
+    curve = record.val_energy_mae
     assert len(curve) == 3  # the start, then each epoch
-    assert record["selected_epoch"] == 0
+    assert record.selected_epoch == 0
     assert curve[0] < min(curve[1:])
     assert _val_mae(model, val) == pytest.approx(curve[0], abs=1e-5)
 
     last, record = finetune_chgnet(train, val, selection="last", **kwargs)  # type: ignore[arg-type]
-    assert record["selected_epoch"] == 2
-    assert _val_mae(last, val) == pytest.approx(record["val_energy_mae"][-1], rel=1e-5)
+    assert record.selected_epoch == 2
+    assert _val_mae(last, val) == pytest.approx(record.val_energy_mae[-1], rel=1e-5)
     assert _val_mae(last, val) > _val_mae(model, val)
 
 
@@ -178,10 +179,49 @@ def test_best_val_returns_the_weights_of_the_epoch_it_reports() -> None:
     model, record = finetune_chgnet(
         train, val, atomref_mode="refit", epochs=4, batch_size=1, learning_rate=3e-3, seed=1
     )
-    curve, selected = record["val_energy_mae"], record["selected_epoch"]
+    curve, selected = record.val_energy_mae, record.selected_epoch
     assert selected == int(np.argmin(curve))
     assert 0 <= selected <= 4  # the starting weights (0) or an epoch's checkpoint
     assert _val_mae(model, val) == pytest.approx(curve[selected], abs=1e-4)
+
+
+def test_finetune_returns_a_typed_result_of_the_weights_it_returns() -> None:
+    """Two epochs with validation: errors per epoch in their units, the kept weights' checksum."""
+    torch.set_num_threads(1)
+    data = _tiny_set()
+    train, val = data.subset(["MgO"]), data.subset(["CaO"])
+    model, result = finetune_chgnet(train, val, epochs=2, batch_size=3, seed=0)
+    assert isinstance(result, FinetuneResult)
+    assert result.base_model == "chgnet-0.3.0"
+    assert (result.atomref_mode, result.selection, result.device) == ("refit", "best_val", "cpu")
+    assert result.n_structures == {"train": 3, "val": 3}
+    assert result.loss_weights == dict(LOSS_WEIGHTS)
+    assert set(result.atomref_after) == set(result.atomref_before) == {"Mg", "O"}
+    for errors in (result.train_mae, result.val_mae):
+        assert isinstance(errors, EpochErrors)
+        assert len(errors.energy) == len(errors.force) == len(errors.stress) == 2  # per epoch
+        assert all(0 < f < 1 for f in errors.force)  # eV/Å: labels of ~0.1 eV/Å
+        assert all(0 < s < 50 for s in errors.stress)  # GPa: labels of 0
+    assert all(0 < e < 0.05 for e in result.train_mae.energy)  # eV/atom: AtomRef refitted on MgO
+    assert result.val_mae is not None  # CaO: Ca's AtomRef is not refitted, eV/atom off
+    assert all(1 < e < 10 for e in result.val_mae.energy)
+    assert result.val_energy_mae[1:] == pytest.approx(result.val_mae.energy)  # after the start
+    assert result.selected_epoch == int(np.argmin(result.val_energy_mae))
+    assert 0 < result.train_seconds < 600
+    assert result.checksum == state_dict_checksum(model)
+    assert FinetuneResult.model_validate_json(result.model_dump_json()) == result
+    units = {name: f.description or "" for name, f in FinetuneResult.model_fields.items()}
+    units.update({f"mae.{n}": f.description or "" for n, f in EpochErrors.model_fields.items()})
+    assert all(units.values())  # every field described
+    for name, unit in (
+        ("atomref_before", "eV/atom"),
+        ("val_energy_mae", "eV/atom"),
+        ("train_seconds", ", s."),
+        ("mae.energy", "eV/atom"),
+        ("mae.force", "eV/Å"),
+        ("mae.stress", "GPa"),
+    ):
+        assert unit in units[name], name
 
 
 def test_freeze_trains_only_the_last_block_and_the_readout() -> None:
@@ -193,7 +233,7 @@ def test_freeze_trains_only_the_last_block_and_the_readout() -> None:
         data, TrainingSet(), atomref_mode="frozen", epochs=1, batch_size=6, learning_rate=1e-2,
         freeze=True,
     )  # fmt: skip
-    assert record["val_energy_mae"] == []  # no validation set: nothing to select on
+    assert record.val_energy_mae == []  # no validation set: nothing to select on
     base = CHGNet.load(model_name="0.3.0", use_device="cpu", verbose=False).state_dict()
     tuned = model.state_dict()
     last = len(model.atom_conv_layers) - 1

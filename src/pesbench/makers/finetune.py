@@ -13,29 +13,29 @@ returned, so it lands in the JobStore. Scale fits are stored the same way.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from jobflow import Maker
 
 from pesbench.makers.base import pesbench_job
-from pesbench.mlip import load_model, reference_cells, select_device
+from pesbench.mlip import load_model, sanity_check, select_device
 from pesbench.mlip.atomref import span_notes
 from pesbench.mlip.base import Predictor
 from pesbench.mlip.chgnet import model_card_path
-from pesbench.mlip.finetune import finetune_chgnet, save_chgnet
-from pesbench.mlip.ids import parse_model_id
+from pesbench.mlip.finetune import (
+    FinetuneParams,
+    FinetuneResult,
+    chgnet_version,
+    finetune_chgnet,
+    save_chgnet,
+)
 from pesbench.mlip.scaled import fit_scale, save_scale_fit
 from pesbench.mlip.training_set import TrainingSet, split_by_material
 from pesbench.schemas.base import Functional
-from pesbench.schemas.correction import (
-    AtomRefMode,
-    FineTuneDoc,
-    HeldOutMetrics,
-    ScaleFitDoc,
-    Selection,
-)
+from pesbench.schemas.correction import FineTuneDoc, HeldOutMetrics, ScaleFitDoc
 from pesbench.schemas.ids import structure_id
 from pesbench.schemas.structure import StructureDoc
 from pesbench.settings import PesbenchSettings, get_settings
@@ -139,29 +139,21 @@ def evaluate(predictor: Predictor, data: TrainingSet, label: str | None = None) 
 
 
 @dataclass
-class FineTuneMaker(Maker):
+class FineTuneMaker(FinetuneParams, Maker):
     """Fine-tune CHGNet on the stored references of one functional.
+
+    The training fields and their defaults are :class:`~pesbench.mlip.finetune.FinetuneParams`'
+    (the one place of them: ``pesbench finetune`` reads its defaults from this Maker); here
+    what the Maker adds.
 
     Parameters
     ----------
     name
         Job name.
-    base_model
-        ``chgnet-<version>`` to start from.
     functional
         Functional of the training references (typically r2SCAN).
-    atomref_mode
-        ``refit`` (default: refitted by least squares, then frozen), ``frozen``,
-        ``trainable`` or ``scratch`` (:data:`~pesbench.schemas.correction.AtomRefMode`).
-    epochs, learning_rate, batch_size
-        Training (Adam, cosine schedule). The default rate, 1e-4, is the better of 1e-3
-        and 1e-4 on a small set (benchmarks/finetune/RESULTS.md).
-    loss_weights
-        Energy, force, stress loss weights (``e``, ``f``, ``s``).
-    seed
-        Seed of the material split and of torch.
     val_materials, test_materials
-        Explicit splits (reduced formulas of the bulks); default a seeded draw of
+        Explicit splits (reduced formulas of the bulks); default a seeded (``seed``) draw of
         ``fractions`` of the materials.
     fractions
         Val and test fractions of the materials when not explicit.
@@ -169,30 +161,15 @@ class FineTuneMaker(Maker):
         Only this campaign's references.
     device
         ``cpu``/``cuda``; default the ``device`` setting (``auto``: CUDA when present).
-    freeze
-        Train only the last interaction block and the readout (CHGNet's small-data recipe).
-    selection
-        ``best_val`` (default): keep the weights, starting ones included, with the lowest
-        validation energy MAE; ``last``: the final epoch's. Without validation materials
-        the final epoch's.
     """
 
     name: str = "finetune"
-    base_model: str = "chgnet-0.3.0"
     functional: Functional = "r2SCAN"
-    atomref_mode: AtomRefMode = "refit"
-    epochs: int = 30
-    learning_rate: float = 1e-4
-    batch_size: int = 8
-    loss_weights: dict[str, float] = field(default_factory=lambda: {"e": 1.0, "f": 1.0, "s": 0.1})
-    seed: int = 0
     val_materials: list[str] | None = None
     test_materials: list[str] | None = None
     fractions: tuple[float, float] = (0.2, 0.2)
     campaign: str | None = None
     device: str | None = None
-    freeze: bool = False
-    selection: Selection = "best_val"
 
     @pesbench_job
     def make(self, structure_ids: Sequence[str] | None = None) -> FineTuneDoc:
@@ -209,12 +186,14 @@ def run_finetune(
 ) -> FineTuneDoc:
     """What :meth:`FineTuneMaker.make` does, callable without jobflow.
 
-    ``data`` replaces the stored references (benchmarks, tests).
+    Reads the references (``data`` replaces them: benchmarks, tests), splits them by
+    material, trains (:func:`~pesbench.mlip.finetune.finetune_chgnet`), saves the model and
+    loads it once from its file: its energies of the sanity cells become the expectation
+    recorded for later loads, and it is evaluated on the test materials beside the base
+    model. The model card is written once, complete; the document goes to ``corrections``.
     """
     settings = settings or get_settings()
-    spec = parse_model_id(maker.base_model)
-    if spec.family != "chgnet" or spec.path is not None or spec.scale_fit is not None:
-        raise ValueError(f"FineTuneMaker fine-tunes chgnet-<version>, not {maker.base_model}")
+    chgnet_version(maker.base_model)  # a wrong base model fails before any work
     if data is None:
         data = load_training_set(
             maker.functional,
@@ -232,60 +211,69 @@ def run_finetune(
         test=maker.test_materials,
     )
     parts = {name: data.subset(mats) for name, mats in split.items()}
+    params = {f.name: getattr(maker, f.name) for f in fields(FinetuneParams)}
     device = select_device(settings, maker.device)
-    model, record = finetune_chgnet(
-        parts["train"],
-        parts["val"],
-        base=spec.name,
-        atomref_mode=maker.atomref_mode,
-        epochs=maker.epochs,
-        learning_rate=maker.learning_rate,
-        batch_size=maker.batch_size,
-        loss_weights=maker.loss_weights,
-        seed=maker.seed,
-        device=device,
-        freeze=maker.freeze,
-        selection=maker.selection,
-    )
-    tag = f"chgnet-ft-{maker.functional.lower().replace('+', '')}-{maker.atomref_mode}"
-    tmp = settings.models_path / f"{tag}.partial.pth.tar"
-    checksum = save_chgnet(model, tmp)
-    checkpoint = settings.models_path / f"{tag}-{checksum[:10]}.pth.tar"
-    tmp.replace(checkpoint)
-    model_id = f"chgnet:{checkpoint.name}"
-    fresh = load_model(model_id, device=device, check=False, settings=settings)
-    cells = reference_cells()
-    sanity = fresh.predict(list(cells.values()))
-    sanity_energies = {
-        name: float(e) / len(cell)
-        for (name, cell), e in zip(cells.items(), sanity.energies, strict=True)
-        if e is not None
-    }
-    doc = FineTuneDoc(
-        model_id=model_id,
+    model, result = finetune_chgnet(parts["train"], parts["val"], device=device, **params)
+    checkpoint = _save(model, maker, settings)
+    tuned = load_model(f"chgnet:{checkpoint.name}", device=device, check=False, settings=settings)
+    # load_model's checks (forces, failures) but of no energy: these become the expectation
+    sanity = sanity_check(tuned, expected={})
+    doc = _finetune_doc(maker, result, parts, split, data.ids, checkpoint.name, tuned, sanity)
+    if len(parts["test"]):
+        base = load_model(maker.base_model, device=device, settings=settings)
+        doc.before = evaluate(base, parts["test"])
+        doc.after = evaluate(tuned, parts["test"])
+    model_card_path(checkpoint).write_text(doc.model_dump_json(indent=1))
+    save_correction(doc, settings)
+    return doc
+
+
+def _save(model: Any, maker: FineTuneMaker, settings: PesbenchSettings) -> Path:
+    """Save ``model`` in the model folder as ``chgnet-ft-<functional>-<mode>-<checksum>``."""
+    tag = f"{maker.functional.lower().replace('+', '')}-{maker.atomref_mode}"
+    partial = settings.models_path / f"chgnet-ft-{tag}.partial.pth.tar"
+    checksum = save_chgnet(model, partial)
+    checkpoint = settings.models_path / f"chgnet-ft-{tag}-{checksum[:10]}.pth.tar"
+    partial.replace(checkpoint)  # a complete file or none under the final name
+    return checkpoint
+
+
+def _finetune_doc(
+    maker: FineTuneMaker,
+    result: FinetuneResult,
+    parts: dict[str, TrainingSet],
+    split: dict[str, list[str]],
+    reference_ids: list[str],
+    checkpoint: str,
+    tuned: Predictor,
+    sanity: dict[str, float],
+) -> FineTuneDoc:
+    """The document of a fine-tune, without its held-out metrics."""
+    return FineTuneDoc(
+        model_id=tuned.model_id,
         base_model=maker.base_model,
         functional=maker.functional,
         atomref_mode=maker.atomref_mode,
-        atomref_before=record["atomref_before"],
-        atomref_after=record["atomref_after"],
+        atomref_before=result.atomref_before,
+        atomref_after=result.atomref_after,
         split=split,
         n_structures={name: len(part) for name, part in parts.items()},
-        reference_ids=list(data.ids),
+        reference_ids=list(reference_ids),
         campaign=maker.campaign,
         seed=maker.seed,
         epochs=maker.epochs,
         learning_rate=maker.learning_rate,
         batch_size=maker.batch_size,
-        loss_weights=record["loss_weights"],
+        loss_weights=result.loss_weights,
         freeze=maker.freeze,
-        selection=maker.selection if len(parts["val"]) else "last",
-        selected_epoch=record["selected_epoch"],
-        val_energy_mae=record["val_energy_mae"],
-        device=device,
-        train_seconds=record["train_seconds"],
-        checkpoint=checkpoint.name,
-        checksum=checksum,
-        sanity_energies=sanity_energies,
+        selection=result.selection,
+        selected_epoch=result.selected_epoch,
+        val_energy_mae=result.val_energy_mae,
+        device=result.device,
+        train_seconds=result.train_seconds,
+        checkpoint=checkpoint,
+        checksum=tuned.info.checksum,
+        sanity_energies=sanity,
         training_data=f"{len(parts['train'])} {maker.functional} references of pesbench"
         + (f" (campaign {maker.campaign})" if maker.campaign else "")
         + f", fine-tuned from {maker.base_model}",
@@ -294,15 +282,6 @@ def run_finetune(
             {m: name for name in ("val", "test") for m in split[name]},
         ),
     )
-    model_card_path(checkpoint).write_text(doc.model_dump_json(indent=1))
-    if len(parts["test"]):
-        base = load_model(maker.base_model, device=device, settings=settings)
-        tuned = load_model(model_id, device=device, settings=settings)  # with its check
-        doc.before = evaluate(base, parts["test"])
-        doc.after = evaluate(tuned, parts["test"])
-        model_card_path(checkpoint).write_text(doc.model_dump_json(indent=1))
-    save_correction(doc, settings)
-    return doc
 
 
 @dataclass
