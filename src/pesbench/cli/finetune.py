@@ -12,49 +12,70 @@ from rich.table import Table
 from pesbench.cli.console import console
 from pesbench.cli.db import check_database
 from pesbench.errors import PesbenchError
-from pesbench.makers.finetune import FineTuneMaker, load_training_set, run_finetune, run_scale_fit
+from pesbench.makers.finetune import (
+    FineTuneMaker,
+    ScaleFitMaker,
+    load_training_set,
+    run_finetune,
+    run_scale_fit,
+)
 from pesbench.schemas.base import Functional
-from pesbench.schemas.correction import AtomRefMode, Selection
+from pesbench.schemas.correction import AtomRefMode, FineTuneDoc, Selection
 from pesbench.settings import get_settings
 
 __all__ = ["finetune", "fit_scale"]
 
 
+_TUNE, _FIT = FineTuneMaker(), ScaleFitMaker()
+"""The options' defaults: the Makers' fields, declared there only (``--help`` shows them)."""
+
+_Functional = Annotated[
+    str, typer.Option("--functional", "-f", help="Functional of the references.")
+]
+_Device = Annotated[str | None, typer.Option(help="cpu or cuda (default: the setting).")]
+_Campaign = Annotated[
+    str | None, typer.Option("--campaign", "-c", help="Train on this campaign's references only.")
+]
+_BaseModel = Annotated[
+    str, typer.Option("--base-model", "-m", help="chgnet-<version> to start from.")
+]
+_AtomRef = Annotated[
+    str, typer.Option(help="AtomRef: refit (then frozen), frozen (GGA), trainable, scratch.")
+]
+_Val = Annotated[
+    list[str] | None,
+    typer.Option("--val", help="Validation material (reduced formula); repeatable."),
+]
+_Test = Annotated[
+    list[str] | None,
+    typer.Option("--test", help="Held-out test material (reduced formula); repeatable."),
+]
+_Epochs = Annotated[int, typer.Option(min=0, help="Training epochs.")]
+_Rate = Annotated[float, typer.Option("--lr", help="Adam learning rate.")]
+_Batch = Annotated[int, typer.Option(min=1, help="Structures per batch.")]
+_Seed = Annotated[int, typer.Option(help="Seed of the split, weights and batches.")]
+_Freeze = Annotated[
+    bool, typer.Option("--freeze/--no-freeze", help="Train only the last block and readout.")
+]
+_Selection = Annotated[str, typer.Option(help="Weights kept: best_val (by validation) or last.")]
+_Json = Annotated[bool, typer.Option("--json", help="Print the document as JSON.")]
+
+
 def finetune(
-    campaign: Annotated[
-        str | None,
-        typer.Option("--campaign", "-c", help="Train on this campaign's references only."),
-    ] = None,
-    functional: Annotated[
-        str, typer.Option("--functional", "-f", help="Functional of the references.")
-    ] = "r2SCAN",
-    base_model: Annotated[
-        str, typer.Option("--base-model", "-m", help="chgnet-<version> to start from.")
-    ] = "chgnet-0.3.0",
-    atomref: Annotated[
-        str,
-        typer.Option(help="AtomRef: refit (then frozen), frozen (GGA), trainable, scratch."),
-    ] = "refit",
-    val: Annotated[
-        list[str] | None,
-        typer.Option("--val", help="Validation material (reduced formula); repeatable."),
-    ] = None,
-    test: Annotated[
-        list[str] | None,
-        typer.Option("--test", help="Held-out test material (reduced formula); repeatable."),
-    ] = None,
-    epochs: Annotated[int, typer.Option(min=0, help="Training epochs.")] = 30,
-    lr: Annotated[float, typer.Option("--lr", help="Adam learning rate.")] = 1e-4,
-    batch_size: Annotated[int, typer.Option(min=1, help="Structures per batch.")] = 8,
-    seed: Annotated[int, typer.Option(help="Seed of the split, weights and batches.")] = 0,
-    freeze: Annotated[
-        bool, typer.Option("--freeze/--no-freeze", help="Train only the last block and readout.")
-    ] = False,
-    selection: Annotated[
-        str, typer.Option(help="Weights kept: best_val (by validation) or last.")
-    ] = "best_val",
-    device: Annotated[str | None, typer.Option(help="cpu or cuda (default: the setting).")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the document as JSON.")] = False,
+    campaign: _Campaign = _TUNE.campaign,
+    functional: _Functional = _TUNE.functional,
+    base_model: _BaseModel = _TUNE.base_model,
+    atomref: _AtomRef = _TUNE.atomref_mode,
+    val: _Val = _TUNE.val_materials,
+    test: _Test = _TUNE.test_materials,
+    epochs: _Epochs = _TUNE.epochs,
+    lr: _Rate = _TUNE.learning_rate,
+    batch_size: _Batch = _TUNE.batch_size,
+    seed: _Seed = _TUNE.seed,
+    freeze: _Freeze = _TUNE.freeze,
+    selection: _Selection = _TUNE.selection,
+    device: _Device = _TUNE.device,
+    as_json: _Json = False,
 ) -> None:
     """Fine-tune CHGNet on stored references; register it as a model id; store its metrics.
 
@@ -88,7 +109,12 @@ def finetune(
             raise PesbenchError(str(exc)) from None
     if as_json:
         typer.echo(doc.model_dump_json(indent=1))
-        return
+    else:
+        _print_finetune(doc)
+
+
+def _print_finetune(doc: FineTuneDoc) -> None:
+    """What a fine-tune did, its warnings, and its held-out errors before and after."""
     console.print(
         f"{doc.model_id}: trained on {', '.join(doc.split['train'])} "
         f"({doc.n_structures['train']} structures) in {doc.train_seconds:.0f} s on {doc.device}; "
@@ -119,12 +145,8 @@ def fit_scale(
         list[str] | None,
         typer.Argument(help="Structures whose references to fit (default: picked, see --top)."),
     ] = None,
-    model: Annotated[
-        str, typer.Option("--model", "-m", help="Model id to correct.")
-    ] = "chgnet-0.3.0",
-    functional: Annotated[
-        str, typer.Option("--functional", "-f", help="Functional of the references.")
-    ] = "PBE",
+    model: Annotated[str, typer.Option("--model", "-m", help="Model id to correct.")] = _FIT.model,
+    functional: _Functional = _FIT.functional,
     campaign: Annotated[
         str | None, typer.Option("--campaign", "-c", help="Pick from this campaign's references.")
     ] = None,
@@ -134,7 +156,7 @@ def fit_scale(
     top: Annotated[
         int, typer.Option(min=1, help="Without ids: fit the N references with the largest forces.")
     ] = 1,
-    device: Annotated[str | None, typer.Option(help="cpu or cuda (default: the setting).")] = None,
+    device: _Device = _FIT.device,
     as_json: Annotated[bool, typer.Option("--json", help="Print the fit as JSON.")] = False,
 ) -> None:
     """Fit the one-parameter softening correction of a model on one or a few references.
