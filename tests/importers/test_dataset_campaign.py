@@ -14,9 +14,10 @@ from typer.testing import CliRunner
 from pesbench.cli.main import app
 from pesbench.makers.predict import PredictMaker
 from pesbench.settings import PesbenchSettings
+from pesbench.stores.connection import open_collection
 from pesbench.stores.jobstore import get_job_store
 from pesbench.stores.query import query_comparisons
-from pesbench.workflows.campaign import CampaignFlowMaker
+from pesbench.workflows.campaign import CampaignFlowMaker, _dataset_references
 from pesbench.workflows.execute import run_campaign
 from pesbench.workflows.spec import SpecError, load_spec
 
@@ -90,3 +91,26 @@ def test_dataset_campaign_needs_the_dataset_and_no_generation(
     spec = load_spec(_spec(tmp_path))
     with pytest.raises(SpecError, match="dataset 'emt-data' has no successful reference"):
         run_campaign(spec, db_settings)
+
+
+def test_dataset_plan_reads_reference_ids_only(
+    db_settings: PesbenchSettings, tmp_path: Path
+) -> None:
+    data = tmp_path / "emt.extxyz"
+    write(data, emt_frames(5, seed=4), format="extxyz")
+    result = CliRunner().invoke(
+        app, ["import", str(data), "--dataset", "emt-data", "--functional", "PBE"]
+    )
+    assert result.exit_code == 0, result.output
+    with open_collection("references", db_settings) as refs:
+        expected = sorted(refs.distinct("structure_id"))
+        # a structure no parser reads: planning must not read any
+        refs.update_many({}, {"$set": {"structure": {"unreadable": True}}})
+    spec = load_spec(_spec(tmp_path))
+
+    docs, work = _dataset_references(spec, db_settings)
+
+    assert [doc.structure_id for doc in docs] == expected
+    assert (work.new, work.reused) == (0, 5)
+    with open_collection("references", db_settings) as refs:
+        assert refs.count_documents({"campaigns": "byod"}) == 5

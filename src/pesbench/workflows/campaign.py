@@ -38,7 +38,6 @@ from uuid import uuid4
 
 from jobflow import CURRENT_JOB, Flow, Job, Maker, Response, job
 from jobflow.core.reference import OnMissing, OutputReference
-from pymatgen.core import Structure
 
 from pesbench.engines.base import get_engine
 from pesbench.makers.generate import GenerateMaker
@@ -305,10 +304,12 @@ def _kept_structures(
 
 @dataclass
 class _Imported:
-    """A structure of an imported dataset: what a prediction job needs of it."""
+    """A structure of an imported dataset: what planning its predictions needs of it.
+
+    Its id only: a prediction job reads its structures itself.
+    """
 
     structure_id: str
-    structure: Structure
 
 
 def _dataset_references(
@@ -318,7 +319,8 @@ def _dataset_references(
 
     Those references join the campaign (reused, nothing computed); no structure is stored
     in ``structures`` (the comparisons take material and category from the references'
-    ``provenance``).
+    ``provenance``). Ids only are read (a projection): a dataset of 10^5 structures is
+    planned without reading or parsing one.
 
     Raises
     ------
@@ -332,13 +334,12 @@ def _dataset_references(
     }
     if spec.dataset_version is not None:
         criteria["provenance.dataset_version"] = spec.dataset_version
-    structures: dict[str, Structure] = {}
+    structure_ids: set[str] = set()
     ids = set()
     with open_collection("references", settings) as coll:
-        for row in coll.find(criteria, {"reference_id": 1, "structure_id": 1, "structure": 1}):
+        for row in coll.find(criteria, {"_id": 0, "reference_id": 1, "structure_id": 1}):
             ids.add(row["reference_id"])
-            if row["structure_id"] not in structures:
-                structures[row["structure_id"]] = Structure.from_dict(row["structure"])
+            structure_ids.add(row["structure_id"])
     if not ids:
         version = f" version {spec.dataset_version!r}" if spec.dataset_version else ""
         raise SpecError(
@@ -347,7 +348,7 @@ def _dataset_references(
             f"{spec.dataset} ...` first, or list its functionals under 'functionals'"
         )
     join_campaign("references", "reference_id", ids, spec.name, settings)
-    docs = [_Imported(sid, structure) for sid, structure in sorted(structures.items())]
+    docs = [_Imported(sid) for sid in sorted(structure_ids)]
     return docs, _Work(reused=len(ids))
 
 
