@@ -115,3 +115,8 @@ class PesResultDoc(PesbenchDoc, CampaignMember):
         None, description="Stress tensor, 3x3, GPa, positive = tensile (ASE sign)."
     )
     magmoms: list[float] | None = Field(None, description="Magnetic moment per atom, μB.")
+    site_order: str | None = Field(
+        None,
+        description="Hash of the site order the per-atom arrays follow (schemas.ids.site_order); "
+        "None: not recorded (documents of one structure_id then assumed to share it).",
+    )

@@ -7,7 +7,14 @@ import hashlib
 import numpy as np
 from pymatgen.core import Structure
 
-__all__ = ["LATTICE_DECIMALS", "POSITION_DECIMALS", "structure_id"]
+__all__ = [
+    "LATTICE_DECIMALS",
+    "POSITION_DECIMALS",
+    "site_keys",
+    "site_order",
+    "site_permutation",
+    "structure_id",
+]
 
 LATTICE_DECIMALS = 4
 """Lattice vectors are compared to 1e-4 Å."""
@@ -33,18 +40,58 @@ def structure_id(structure: Structure) -> str:
     str
         For example ``"MgO-1c9a0f3e5b7d2a64"``.
     """
+    keys = site_keys(structure)
+    lattice = np.round(structure.lattice.matrix, LATTICE_DECIMALS) + 0.0  # no -0.0
+    payload = ";".join(f"{x:.{LATTICE_DECIMALS}f}" for x in lattice.ravel())
+    payload += "|" + ";".join(",".join(site) for site in sorted(keys))
+    digest = hashlib.sha256(payload.encode()).hexdigest()[:16]
+    return f"{structure.composition.reduced_formula}-{digest}"
+
+
+def site_keys(structure: Structure) -> list[tuple[str, ...]]:
+    """One key per site, in the structure's order: species and rounded wrapped coordinates.
+
+    The keys :func:`structure_id` sorts and hashes; two structures of one id have the same
+    keys in some order (:func:`site_permutation`).
+    """
     if not structure.is_ordered:
         raise ValueError("structure_id needs an ordered structure (no partial occupancies)")
-    lattice = np.round(structure.lattice.matrix, LATTICE_DECIMALS) + 0.0  # no -0.0
     frac = np.mod(structure.frac_coords, 1.0)
     frac = np.round(frac, POSITION_DECIMALS)
     frac[frac >= 1.0] = 0.0
     frac += 0.0
-    sites = sorted(
+    return [
         (str(site.specie), *(f"{x:.{POSITION_DECIMALS}f}" for x in coords))
         for site, coords in zip(structure, frac, strict=True)
-    )
-    payload = ";".join(f"{x:.{LATTICE_DECIMALS}f}" for x in lattice.ravel())
-    payload += "|" + ";".join(",".join(site) for site in sites)
-    digest = hashlib.sha256(payload.encode()).hexdigest()[:16]
-    return f"{structure.composition.reduced_formula}-{digest}"
+    ]
+
+
+def site_order(structure: Structure) -> str:
+    """A hash of the structure's site order (16 hex digits).
+
+    The structure id ignores site order, so two documents of one ``structure_id`` may list
+    their sites (and their forces) in different orders, e.g. a reference imported from a
+    dataset and a prediction made on the generated structure. Equal ``site_order``: their
+    per-atom arrays line up; otherwise :func:`site_permutation` lines them up.
+    """
+    payload = ";".join(",".join(key) for key in site_keys(structure))
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def site_permutation(source: Structure, target: Structure) -> np.ndarray:
+    """Indices ``p`` with ``target[i]`` the site ``source[p[i]]``: ``forces[p]`` reorders.
+
+    Both must be one structure (one :func:`structure_id`) in two site orders; sites are
+    matched by :func:`site_keys`.
+
+    Raises
+    ------
+    ValueError
+        When the two do not hold the same sites (not one structure, or two sites on one
+        key, which no physical structure has).
+    """
+    source_keys, target_keys = site_keys(source), site_keys(target)
+    where = {key: k for k, key in enumerate(source_keys)}
+    if len(where) != len(source_keys) or sorted(source_keys) != sorted(target_keys):
+        raise ValueError("the two structures do not hold the same sites")
+    return np.array([where[key] for key in target_keys], dtype=int)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pymatgen.core import Structure
 
 from pesbench.schemas.base import Functional, PesbenchDoc, PesResultDoc
+from pesbench.schemas.ids import site_order as order_hash
 from pesbench.schemas.ids import structure_id as content_id
 
 __all__ = ["EnergyConvention", "ModelInfo", "PredictionChunkDoc", "PredictionDoc", "prediction_id"]
@@ -92,6 +93,7 @@ class PredictionDoc(PesResultDoc):
         return cls(
             structure_id=structure_id or content_id(structure),
             n_atoms=n_atoms,
+            site_order=order_hash(structure),
             status="failed" if failed else "success",
             failure_reason=(failure_reason or "no energy predicted") if failed else None,
             energy=None if failed else float(energy),  # type: ignore[arg-type]

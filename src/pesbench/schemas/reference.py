@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pesbench.schemas.base import Functional, PesResultDoc, StructureField
+from pesbench.schemas.ids import site_order as order_hash
 
 __all__ = ["ImportProvenance", "ReferenceDoc", "hash_inputs", "reference_id"]
 
@@ -96,4 +97,6 @@ class ReferenceDoc(PesResultDoc):
         expected = reference_id(self.structure_id, self.functional, self.input_hash)
         if self.reference_id != expected:
             object.__setattr__(self, "reference_id", expected)
+        if self.site_order is None and self.structure is not None:
+            object.__setattr__(self, "site_order", order_hash(self.structure))
         return self

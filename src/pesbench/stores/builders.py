@@ -41,11 +41,13 @@ from pesbench.schemas.comparison import (
     material_comparison_id,
     structure_comparison_id,
 )
+from pesbench.schemas.ids import site_order
 from pesbench.schemas.structure import StructureDoc
 from pesbench.settings import PesbenchSettings, get_settings
 from pesbench.stores.connection import database_uri
 from pesbench.stores.mongo import SettingsMongoStore
 from pesbench.stores.relaxed_bulk import RelaxedBulks, bulk_stamp
+from pesbench.stores.site_alignment import SiteAligner
 
 __all__ = [
     "COLLECTION_KEYS",
@@ -71,7 +73,7 @@ MAX_DOC_BYTES = 15 * 1024 * 1024
 
 _REF_FIELDS = [
     "reference_id", "structure_id", "functional", "code", "input_settings", "created_at",
-    "campaign", "campaigns",
+    "campaign", "campaigns", "site_order",
 ]  # fmt: skip
 _STRUCTURE_FIELDS = [
     "structure_id", "category", "role", "parent_id", "parent_formula", "created_at"
@@ -202,6 +204,7 @@ class StructureComparisonBuilder(_CountingBuilder):
         ):
             refs[ref["structure_id"]].append(ref)
         structures = self._structures(list(refs))
+        aligner = SiteAligner(self.references, self.structures)
         bulk_of = {sid: (structures.get(sid) or {}).get("parent_id") or sid for sid in refs}
         bulks = RelaxedBulks.load(self.relaxations, bulk_of.values())
         for pred in self.predictions.query(
@@ -226,13 +229,13 @@ class StructureComparisonBuilder(_CountingBuilder):
                 )
                 if existing.get(cid) == stamp:
                     continue
+                reference = self.references.query_one({"reference_id": ref["reference_id"]})
+                prediction = self.predictions.query_one({"prediction_id": pred["prediction_id"]})
                 yield {
                     "comparison_id": cid,
                     "source_stamp": stamp,
-                    "reference": self.references.query_one({"reference_id": ref["reference_id"]}),
-                    "prediction": self.predictions.query_one(
-                        {"prediction_id": pred["prediction_id"]}
-                    ),
+                    "reference": reference,
+                    "prediction": aligner.align(prediction, reference),
                     "structure": structures.get(sid),
                     "dft_bulk": dft_bulk,
                     "model_bulk": model_bulk,
@@ -420,6 +423,7 @@ class MaterialComparisonBuilder(_CountingBuilder):
 
     def get_items(self) -> Iterator[dict[str, Any]]:
         """Groups whose member comparisons changed since their aggregate was written."""
+        aligner = SiteAligner(self.references, self.structures)
         groups: dict[tuple[str, str, str, str], dict[str, dict[str, Any]]] = defaultdict(dict)
         for doc in self.comparisons.query({"level": "structure"}):
             key = (doc["material"], doc["category"], doc["model_id"], doc["functional"])
@@ -440,25 +444,29 @@ class MaterialComparisonBuilder(_CountingBuilder):
             if existing.get(cid) == stamp:
                 continue
             rows = [members[sid] for sid in sorted(members)]
+            refs = {
+                r["structure_id"]: r
+                for r in self.references.query(
+                    {"reference_id": {"$in": [m["reference_id"] for m in rows]}},
+                    properties=_FORCE_FIELDS,
+                )
+            }
+            preds = {
+                p["structure_id"]: p
+                for p in self.predictions.query(
+                    {"prediction_id": {"$in": [m["prediction_id"] for m in rows]}},
+                    properties=_FORCE_FIELDS,
+                )
+            }
+            structures = self._structures(key[0], key[1])
+            refs, preds = _in_one_order(refs, preds, structures, aligner)
             yield {
                 "comparison_id": cid,
                 "source_stamp": stamp,
                 "members": rows,
-                "references": {
-                    r["structure_id"]: r
-                    for r in self.references.query(
-                        {"reference_id": {"$in": [m["reference_id"] for m in rows]}},
-                        properties=["structure_id", "energy", "forces"],
-                    )
-                },
-                "predictions": {
-                    p["structure_id"]: p
-                    for p in self.predictions.query(
-                        {"prediction_id": {"$in": [m["prediction_id"] for m in rows]}},
-                        properties=["structure_id", "energy", "forces"],
-                    )
-                },
-                "structures": self._structures(key[0], key[1]),
+                "references": refs,
+                "predictions": preds,
+                "structures": structures,
             }
 
     def _structures(self, material: str, category: str) -> list[dict[str, Any]]:
@@ -507,6 +515,37 @@ class MaterialComparisonBuilder(_CountingBuilder):
             **fields,
         )
         return doc.model_dump(mode="json")
+
+
+_FORCE_FIELDS = ["structure_id", "energy", "forces", "site_order"]
+
+
+def _in_one_order(
+    refs: dict[str, dict[str, Any]],
+    preds: dict[str, dict[str, Any]],
+    structures: list[dict[str, Any]],
+    aligner: SiteAligner,
+) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """Each structure's reference and prediction forces in one site order.
+
+    That of the generated structure where there is one (the order its phonon displacements
+    and property terms follow), else the reference's.
+    """
+    like: dict[str, dict[str, Any]] = {
+        d["structure_id"]: {
+            "structure_id": d["structure_id"],
+            "structure": d["structure"],
+            "site_order": site_order(Structure.from_dict(d["structure"])),
+        }
+        for d in structures
+        if d.get("structure") is not None and d["structure_id"] in refs
+    }
+    for sid, ref in refs.items():
+        target = like.get(sid, ref)
+        refs[sid] = aligner.align(ref, target)
+        if sid in preds:
+            preds[sid] = aligner.align(preds[sid], target)
+    return refs, preds
 
 
 def _energy_fields(rows: list[dict[str, Any]], notes: list[str]) -> dict[str, Any]:
