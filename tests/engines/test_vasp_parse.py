@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+from atomate2.utils.path import get_uri, strip_hostname
 from pymatgen.io.vasp import Vasprun
 from vasp_data import vasp_reference
 
@@ -47,6 +50,14 @@ def test_every_complete_folder_parses_to_its_energy_and_functional(name: str) ->
     assert len(doc.forces or []) == doc.n_atoms
     assert doc.reference_id == f"{doc.structure_id}:{functional}:{doc.input_hash}"
     assert doc.input_settings["potcars"]
+
+
+def test_run_dir_is_atomate2s_uri_of_the_folder() -> None:
+    """host:/path as atomate2 writes TaskDoc.dir_name; its strip_hostname gives the folder."""
+    folder = vasp_reference() / "quacc_NiO_pbeU_static"
+    doc = parse_run_dir(folder)
+    assert doc.run_dir == get_uri(folder.resolve())
+    assert Path(strip_hostname(doc.run_dir)) == folder.resolve()
 
 
 def test_unconverged_runs_are_flagged_with_the_reason() -> None:

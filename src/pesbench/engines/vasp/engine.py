@@ -6,12 +6,12 @@ import contextlib
 import gzip
 import shlex
 import shutil
-import socket
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from atomate2.utils.path import get_uri
 from pymatgen.core import SETTINGS as PMG_SETTINGS
 from pymatgen.core import Structure
 from pymatgen.io.vasp import Poscar
@@ -341,6 +341,6 @@ class VaspEngine:
                 "code": "vasp",
                 "input_hash": hash_inputs(settings),
                 "input_settings": settings,
-                "run_dir": f"{socket.gethostname()}:{Path(run_dir).resolve()}",
+                "run_dir": get_uri(Path(run_dir).resolve()),
             }
         )

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from atomate2.utils.path import get_uri
 from monty.io import zopen
 from pymatgen.core import Structure
 from pymatgen.io.vasp import Outcar, Poscar, Vasprun
@@ -191,10 +191,6 @@ def _recorded_errors(folder: Path) -> list[str]:
     return found
 
 
-def _host_path(folder: Path) -> str:
-    return f"{socket.gethostname()}:{folder.resolve()}"
-
-
 def _is_static(incar: dict[str, Any]) -> bool:
     return _int(incar.get("NSW", 0) or 0) == 0 or _int(incar.get("IBRION", 0)) == -1
 
@@ -276,7 +272,7 @@ def parse_run_dir(
     common: dict[str, Any] = {
         "campaign": campaign,
         "tags": list(tags or []),
-        "run_dir": _host_path(folder),
+        "run_dir": get_uri(folder.resolve()),  # host:/path, as atomate2's TaskDoc.dir_name
         "corrections": read_corrections(files),
     }
     vasprun_path = _first(files, ("vasprun*",))
