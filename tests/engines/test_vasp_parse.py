@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 from atomate2.utils.path import get_uri, strip_hostname
-from pymatgen.io.vasp import Vasprun
+from pymatgen.io.vasp import Outcar, Vasprun
 from vasp_data import vasp_reference
 
 from pesbench.engines.vasp import (
@@ -15,6 +16,9 @@ from pesbench.engines.vasp import (
     functional_from_incar,
     parse_run_dir,
 )
+from pesbench.engines.vasp.relax import outcome_from_run
+from pesbench.schemas.ids import structure_id
+from pesbench.schemas.relaxation import RelaxSettings
 
 # energies printed in PROVENANCE.md (eV), functional, status
 COMPLETE = {
@@ -109,6 +113,50 @@ def test_relaxation_reports_ionic_convergence() -> None:
     doc = parse_run_dir(vasp_reference() / "pymatgen_Fe2O3_ggaU_relax")
     assert doc.converged_ionic is True
     assert doc.converged_electronic is True
+
+
+def _double_relaxation(tmp_path: Path) -> tuple[Path, Path]:
+    """A custodian/atomate double relaxation folder (relax1, relax2) from two real runs.
+
+    relax1 is emmet's r2SCAN Si relaxation, relax2 pymatgen's r2SCAN LiH relaxation, each
+    with its own OUTCAR; returns the folder and relax2's source.
+    """
+    root = vasp_reference()
+    folder = tmp_path / "double_relax"
+    folder.mkdir()
+    sources = {
+        ".relax1": (root / "emmet_Si_r2scan_relax", "OUTCAR.gz"),
+        ".relax2": (root / "pymatgen_LiH_r2scan_relax", "OUTCAR"),
+    }
+    for suffix, (run, outcar) in sources.items():
+        shutil.copy(run / "vasprun.xml.gz", folder / f"vasprun.xml{suffix}.gz")
+        shutil.copy(run / outcar, folder / outcar.replace("OUTCAR", f"OUTCAR{suffix}"))
+    return folder, sources[".relax2"][0]
+
+
+def test_a_double_relaxation_folder_parses_to_its_last_run(tmp_path: Path) -> None:
+    """``import-vasp``'s final state of a relax1/relax2 folder is relax2's last step."""
+    folder, last = _double_relaxation(tmp_path)
+    run = Vasprun(str(last / "vasprun.xml.gz"), parse_potcar_file=False, parse_dos=False)
+    doc = parse_run_dir(folder)
+    assert doc.energy == pytest.approx(COMPLETE[last.name][0], abs=1e-6)
+    assert doc.structure_id == structure_id(run.final_structure)
+    np.testing.assert_allclose(doc.forces, run.ionic_steps[-1]["forces"], atol=1e-10)
+    moments = [float(m["tot"]) for m in Outcar(str(last / "OUTCAR")).magnetization]
+    assert doc.magmoms == moments  # relax2's OUTCAR
+    assert doc.wall_time_s == pytest.approx(
+        Outcar(str(last / "OUTCAR")).run_stats["Elapsed time (sec)"]
+    )
+
+
+def test_a_double_relaxations_outcome_is_its_last_runs_frames(tmp_path: Path) -> None:
+    folder, last = _double_relaxation(tmp_path)
+    run = Vasprun(str(last / "vasprun.xml.gz"), parse_potcar_file=False, parse_dos=False)
+    settings = RelaxSettings(relax_cell=True, fmax=0.05, max_steps=50)
+    outcome = outcome_from_run(folder, settings)
+    assert outcome.energies == pytest.approx([s["e_0_energy"] for s in run.ionic_steps])
+    assert outcome.n_steps == len(run.ionic_steps) - 1
+    np.testing.assert_allclose(outcome.forces[-1], run.ionic_steps[-1]["forces"], atol=1e-10)
 
 
 def test_find_run_dirs_counts_atomate2_folders_once() -> None:

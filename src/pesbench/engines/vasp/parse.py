@@ -1,9 +1,10 @@
 """A VASP run directory -> :class:`~pesbench.schemas.reference.ReferenceDoc`.
 
-Reads vasprun.xml (any ``vasprun*`` name, gzipped or not), the OUTCAR for wall time and
-magnetic moments, and custodian.json for the corrections custodian applied. A run that
-crashed (no or truncated vasprun.xml) or did not converge is returned with
-``status="failed"`` and the reason; only a folder with no structure at all raises.
+Reads vasprun.xml (any ``vasprun*`` name, gzipped or not; of a folder holding several
+runs, the last, :func:`vasprun_files`), that run's OUTCAR for wall time and magnetic
+moments, and custodian.json for the corrections custodian applied. A run that crashed (no
+or truncated vasprun.xml) or did not converge is returned with ``status="failed"`` and
+the reason; only a folder with no structure at all raises.
 """
 
 from __future__ import annotations
@@ -255,10 +256,11 @@ def parse_run_dir(
     Returns
     -------
     ReferenceDoc
-        Energy (eV), forces (eV/Å), stress (GPa, tensile positive) of the last ionic step;
-        the functional from the echoed INCAR; ``status="failed"`` with the reason when the
-        SCF (or a relaxation) did not converge, the run crashed, or the INCAR mixes GGA
-        and METAGGA.
+        Energy (eV), forces (eV/Å), stress (GPa, tensile positive) of the last ionic step
+        of the folder's last run (:func:`vasprun_files`: ``vasprun.xml.relax2.gz`` of a
+        double relaxation), wall time and moments from that run's OUTCAR; the functional
+        from the echoed INCAR; ``status="failed"`` with the reason when the SCF (or a
+        relaxation) did not converge, the run crashed, or the INCAR mixes GGA and METAGGA.
 
     Raises
     ------
@@ -275,7 +277,8 @@ def parse_run_dir(
         "run_dir": get_uri(folder.resolve()),  # host:/path, as atomate2's TaskDoc.dir_name
         "corrections": read_corrections(files),
     }
-    vasprun_path = _first(files, ("vasprun*",))
+    runs = vasprun_files(folder)
+    vasprun_path = runs[-1] if runs else None  # a double relaxation's relax2, not relax1
     if vasprun_path is None:
         return _failed_from_files(folder, files, "crashed: no vasprun.xml", **common)
     try:
@@ -301,7 +304,7 @@ def parse_run_dir(
         reasons.append("relaxation not converged within NSW steps")
     if warning:
         reasons.append(warning)
-    wall, magmoms = _wall_time_and_magmoms(files, len(structure))
+    wall, magmoms = _wall_time_and_magmoms(files, len(structure), vasprun_path)
     energy = float(run.final_energy)
     stress = last.get("stress")
     return ReferenceDoc(

@@ -68,7 +68,7 @@ from pymatgen.core import Structure
 from pymatgen.io.vasp import Vasprun
 from pymatgen.io.vasp.inputs import VaspInput
 
-from pesbench.engines.vasp.parse import _files_dir, _first, _recorded_errors
+from pesbench.engines.vasp.parse import _files_dir, _recorded_errors, vasprun_files
 from pesbench.relax import RelaxOutcome
 from pesbench.schemas.relaxation import RelaxSettings
 
@@ -213,9 +213,13 @@ def cell_criterion(stress: np.ndarray, cell: np.ndarray, n_atoms: int) -> float:
 
 
 def _read(folder: Path) -> tuple[Vasprun | None, str | None]:
-    """The folder's vasprun, or None and why (crashed), with the VASP errors recorded."""
+    """The folder's last vasprun, or None and why (crashed), with the VASP errors recorded.
+
+    The last of :func:`~pesbench.engines.vasp.parse.vasprun_files`: a double relaxation's
+    ``vasprun.xml.relax2.gz``, not relax1's.
+    """
     files = _files_dir(folder)
-    path = _first(files, ("vasprun*",))
+    path = next(reversed(vasprun_files(folder)), None)
     if path is None:
         reason = "crashed: no vasprun.xml"
     else:
