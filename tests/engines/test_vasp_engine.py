@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gzip
 import shutil
 import warnings
 from pathlib import Path
@@ -96,3 +97,25 @@ def test_forces_come_back_in_the_input_site_order(
     assert np.abs(last).max() > 0.01
     np.testing.assert_allclose(doc.forces, last[order])
     assert doc.structure == structure
+
+
+def test_r2scan_starts_from_the_last_run_of_prev_dir(nio: Structure, tmp_path: Path) -> None:
+    """A double relaxation as prev_dir: relax2's WAVECAR and CHGCAR, gunzipped, unsuffixed."""
+    prev = tmp_path / "pbe"
+    prev.mkdir()
+    for run in ("relax1", "relax2"):
+        (prev / f"vasprun.xml.{run}.gz").touch()  # only named: copying reads no vasprun
+        with gzip.open(prev / f"WAVECAR.{run}.gz", "wt") as handle:
+            handle.write(f"wavecar {run}")
+        (prev / f"CHGCAR.{run}").write_text(f"chgcar {run}")
+    single = tmp_path / "single"  # one run, vasprun.xml: WAVECAR as it is
+    single.mkdir()
+    (single / "vasprun.xml").touch()
+    (single / "WAVECAR").write_text("wavecar")
+    engine = VaspEngine()
+    engine.write_inputs(nio, "r2SCAN", tmp_path / "r2", prev_dir=prev)
+    assert (tmp_path / "r2" / "WAVECAR").read_text() == "wavecar relax2"
+    assert (tmp_path / "r2" / "CHGCAR").read_text() == "chgcar relax2"
+    engine.write_inputs(nio, "r2SCAN", tmp_path / "r2b", prev_dir=single)
+    assert (tmp_path / "r2b" / "WAVECAR").read_text() == "wavecar"
+    assert not (tmp_path / "r2b" / "CHGCAR").exists()

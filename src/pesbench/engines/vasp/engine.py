@@ -18,7 +18,13 @@ from pymatgen.io.vasp import Poscar
 from pymatgen.io.vasp.inputs import VaspInput
 
 from pesbench.engines.vasp import run
-from pesbench.engines.vasp.parse import NotAVaspRunError, parse_run_dir
+from pesbench.engines.vasp.parse import (
+    NotAVaspRunError,
+    _files_dir,
+    _run_suffix,
+    parse_run_dir,
+    vasprun_files,
+)
 from pesbench.engines.vasp.physics import functional_from_incar, physics_settings
 from pesbench.engines.vasp.presets import DEFAULT_PRESET, input_set_generator
 from pesbench.engines.vasp.relax import (
@@ -67,9 +73,21 @@ def _pmg_potcars(folder: Path | None) -> Iterator[None]:
 
 
 def _copy_start_files(prev_dir: Path, run_dir: Path) -> list[str]:
+    """Copy (gunzipped) the :data:`START_FILES` of ``prev_dir``'s last run; the names copied.
+
+    Not atomate2's ``copy_vasp_outputs``: it copies into the cwd, and the old vasprun.xml too.
+    (A crashed run would then be parsed as the previous one.) The last run is the one
+    :func:`parse_run_dir` reads (:func:`vasprun_files`), as ``copy_vasp_outputs`` takes the
+    highest ``.relaxN``: a double relaxation's ``WAVECAR.relax2.gz`` is copied as ``WAVECAR``.
+    """
+    files = _files_dir(prev_dir)
+    runs = vasprun_files(prev_dir)
+    suffix = _run_suffix(runs[-1]) if runs else ""
     copied = []
     for name in START_FILES:
-        for src in (prev_dir / name, prev_dir / f"{name}.gz"):
+        suffixed = [files / f"{name}{suffix}{gz}" for gz in ("", ".gz")]
+        plain = [files / f"{name}{gz}" for gz in ("", ".gz")]
+        for src in dict.fromkeys(suffixed + plain):
             if src.is_file():
                 dest = run_dir / name
                 if src.suffix == ".gz":
@@ -170,8 +188,8 @@ class VaspEngine:
     ) -> VaspInput:
         """Write INCAR, POSCAR, KPOINTS and POTCAR (or POTCAR.spec) into ``run_dir``.
 
-        With ``prev_dir``, its WAVECAR and CHGCAR are copied too, so that the run starts
-        from that calculation's wavefunction and density.
+        With ``prev_dir``, its WAVECAR and CHGCAR are copied too (of its last run), so that
+        the run starts from that calculation's wavefunction and density.
         """
         vis = self.input_set(structure, functional, overrides)
         run_dir.mkdir(parents=True, exist_ok=True)
