@@ -246,6 +246,9 @@ def parse_run_dir(
 ) -> ReferenceDoc:
     """Parse a VASP run folder into a reference document.
 
+    Not emmet's ``TaskDoc.from_directory``: it raises on a crashed run (no vasprun or CONTCAR).
+    pesbench stores that as a failed reference with the reason and the POSCAR's structure.
+
     Parameters
     ----------
     folder
@@ -382,6 +385,7 @@ def parse_ionic_steps(folder: Path, vasprun: Path | None = None) -> VaspSteps:
     """Every ionic step of one VASP run in ``folder`` (relaxation or MD frames).
 
     :func:`parse_run_dir` keeps the last step only; this keeps all, in order.
+    Not emmet's ``TaskDoc``: it reads every run of a folder, DOS and eigenvalues included.
 
     Parameters
     ----------
