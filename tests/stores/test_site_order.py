@@ -19,7 +19,9 @@ from pesbench.schemas.prediction import ModelInfo, PredictionDoc
 from pesbench.schemas.reference import ImportProvenance, ReferenceDoc
 from pesbench.schemas.structure import HighEnergyDetails, StructureDoc
 from pesbench.settings import PesbenchSettings
+from pesbench.report.queries import load_force_pairs
 from pesbench.stores.builders import build_comparisons
+from pesbench.stores.query import query_comparisons
 
 MODEL = ModelInfo(
     model_id="emt-0.8", name="ase", version="1", checksum="e0e0", functional="PBE",
@@ -130,6 +132,9 @@ def test_forces_in_two_site_orders_are_compared_atom_by_atom(
     assert material["softening_scale"] == pytest.approx(SCALE, abs=1e-12)
     assert material["cmae"] == pytest.approx(0.0, abs=1e-12)
     assert material["r2"] == pytest.approx(1.0, abs=1e-12)
+    # the report's force parity reads the same pairs, lined up the same way
+    (pair,) = load_force_pairs(query_comparisons(db_settings, level="structure"), db_settings)
+    np.testing.assert_allclose(pair.model, SCALE * pair.reference, atol=1e-12)
 
 
 def test_a_prediction_whose_site_order_is_nowhere_has_no_force_errors(

@@ -17,12 +17,17 @@ from numpy.typing import ArrayLike
 from pesbench.analysis.metrics import paired_arrays
 
 __all__ = [
+    "DENSITY_ABOVE",
     "cross_functional_figure",
     "figure_png",
     "one_point_figure",
     "parity_figure",
     "softening_distribution_figure",
 ]
+
+
+DENSITY_ABOVE = 5000
+"""Points per parity panel above which it is drawn as a density (hexbin)."""
 
 
 def figure_png(fig: Figure, dpi: int = 110) -> bytes:
@@ -49,6 +54,9 @@ def parity_figure(
         Axis label (``"force component"``, ``"eV/Å"``).
     scales
         Title -> softening scale: drawn as the line ``y = s x``.
+
+    Every point is drawn: as markers up to :data:`DENSITY_ABOVE` points per panel, above
+    that as a hexagonal-bin density with a log colour scale.
     """
     n = max(len(panels), 1)
     fig = Figure(figsize=(4.0 * n, 4.0), layout="constrained")
@@ -58,12 +66,15 @@ def parity_figure(
         lo, hi = float(min(x.min(), y.min())), float(max(x.max(), y.max()))
         pad = 0.05 * (hi - lo or 1.0)
         ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], color="0.5", lw=1, label="y = x")
-        ax.scatter(x, y, s=6, alpha=0.5, color="tab:blue", edgecolors="none")
+        if x.size > DENSITY_ABOVE:  # a density, not 10^5 overlapping markers
+            ax.hexbin(x, y, gridsize=80, bins="log", mincnt=1, cmap="viridis", linewidths=0)
+        else:
+            ax.scatter(x, y, s=6, alpha=0.5, color="tab:blue", edgecolors="none")
         if scales and title in scales and np.isfinite(scales[title]):
             s = scales[title]
             ax.plot([lo, hi], [s * lo, s * hi], color="tab:red", lw=1.2, label=f"y = {s:.3f} x")
         mae = float(np.mean(np.abs(y - x)))
-        ax.set_title(f"{title}\nMAE {mae:.3g} {unit}", fontsize=9)
+        ax.set_title(f"{title}\nMAE {mae:.3g} {unit} ({x.size:,} points)", fontsize=9)
         ax.set_xlabel(f"reference {quantity} ({unit})")
         ax.set_ylabel(f"predicted {quantity} ({unit})")
         ax.set_aspect("equal", adjustable="datalim")

@@ -33,7 +33,7 @@ from ase import units
 from pymatgen.core import Structure
 
 from pesbench.schemas.base import FUNCTIONALS
-from pesbench.schemas.ids import structure_id
+from pesbench.schemas.ids import content_ids
 from pesbench.schemas.reference import ImportProvenance, ReferenceDoc, hash_inputs
 
 __all__ = [
@@ -228,8 +228,10 @@ def to_reference(
     name = functional_name(frame.functional if frame.functional is not None else functional)
     input_hash, settings = dataset_hash(dataset)
     n = len(frame.structure)
+    sid, order = content_ids(frame.structure)
     fields: dict[str, Any] = dict(
-        structure_id=structure_id(frame.structure),
+        structure_id=sid,
+        site_order=order,
         n_atoms=n,
         status="failed" if frame.failure_reason else "success",
         failure_reason=frame.failure_reason,

@@ -53,9 +53,6 @@ SUMMARY_COLUMNS = [
 ]  # fmt: skip
 """The columns of the summary table, in order."""
 
-_MAX_POINTS = 20000
-"""Force components drawn per parity panel at most (a random subset beyond)."""
-
 
 def energy_summary(material: pd.DataFrame) -> pd.DataFrame:
     """``material`` with the energy error shown and how it is referenced.
@@ -183,16 +180,12 @@ def softening_by_model(material: pd.DataFrame) -> Table:
 def _force_parity(forces: list[ForcePairs]) -> Figure | None:
     """Model against DFT force components per panel, with each panel's softening scale."""
     panels, scales = [], {}
-    rng = np.random.default_rng(0)
     for pair in forces:
         x, y = pair.reference, pair.model
         try:
             scales[pair.title] = softening_scale(x, y)
         except ValueError:
             scales[pair.title] = float("nan")
-        if x.size > _MAX_POINTS:
-            keep = rng.choice(x.size, _MAX_POINTS, replace=False)
-            x, y = x[keep], y[keep]
         panels.append((pair.title, x, y))
     if not panels:
         return None

@@ -23,6 +23,9 @@ from pesbench.stores.connection import open_collection
 from pesbench.stores.corrections import load_corrections
 from pesbench.stores.query import query_comparisons
 from pesbench.stores.references import in_campaign
+from pesbench.stores.site_alignment import SiteAligner
+
+COLLECTIONS = ("references", "predictions", "structures")
 
 __all__ = [
     "load_corrections_frames",
@@ -34,23 +37,26 @@ __all__ = [
 ]
 
 
-def _fetch(collection: str, key: str, ids: list[str], settings: PesbenchSettings) -> dict:
-    """The forces of the documents of ``collection`` whose ``key`` is in ``ids``, by key."""
-    store = collection_store(collection, settings)
-    store.connect()
-    try:
-        return {
-            d[key]: d
-            for d in store.query(
-                {key: {"$in": ids}}, properties=[key, "structure_id", "forces", "n_atoms"]
-            )
-        }
-    finally:
-        store.close()
+_FORCE_FIELDS = ["structure_id", "forces", "n_atoms", "site_order"]
+_IN_CHUNK = 20_000
+"""Ids per ``$in`` query (a query document stays far below MongoDB's 16 MB)."""
+
+
+def _fetch(store: Any, key: str, ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The forces of the documents of ``store`` whose ``key`` is in ``ids``, by key."""
+    found: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(ids), _IN_CHUNK):
+        criteria = {key: {"$in": ids[start : start + _IN_CHUNK]}}
+        for d in store.query(criteria, properties=[key, *_FORCE_FIELDS]):
+            found[d[key]] = d
+    return found
 
 
 def load_force_pairs(structure: pd.DataFrame, settings: PesbenchSettings) -> list[ForcePairs]:
     """The force components of each (model, functional, reference code) of ``structure``.
+
+    A prediction whose atoms are listed in another order than its reference's is lined up
+    with it first (:class:`~pesbench.stores.site_alignment.SiteAligner`).
 
     Parameters
     ----------
@@ -60,20 +66,30 @@ def load_force_pairs(structure: pd.DataFrame, settings: PesbenchSettings) -> lis
         Which database.
     """
     pairs = []
-    for (model, functional, code), rows in structure.groupby(
-        ["model_id", "functional", "reference_code"]
-    ):
-        refs = _fetch("references", "reference_id", list(rows["reference_id"]), settings)
-        preds = _fetch("predictions", "prediction_id", list(rows["prediction_id"]), settings)
-        ref_f, pred_f = [], []
-        for rid, pid in zip(rows["reference_id"], rows["prediction_id"], strict=True):
-            r, p = refs.get(rid, {}).get("forces"), preds.get(pid, {}).get("forces")
-            if r is not None and p is not None:
-                ref_f.append(np.asarray(r).ravel())
-                pred_f.append(np.asarray(p).ravel())
-        if ref_f:
-            title = f"{model} vs {functional} ({code})"
-            pairs.append(ForcePairs(title, np.concatenate(ref_f), np.concatenate(pred_f)))
+    stores = {name: collection_store(name, settings) for name in COLLECTIONS}
+    for store in stores.values():
+        store.connect()
+    try:
+        aligner = SiteAligner(stores["references"], stores["structures"])
+        for (model, functional, code), rows in structure.groupby(
+            ["model_id", "functional", "reference_code"]
+        ):
+            refs = _fetch(stores["references"], "reference_id", list(rows["reference_id"]))
+            preds = _fetch(stores["predictions"], "prediction_id", list(rows["prediction_id"]))
+            ref_f, pred_f = [], []
+            for rid, pid in zip(rows["reference_id"], rows["prediction_id"], strict=True):
+                if rid not in refs or pid not in preds:
+                    continue
+                r, p = refs[rid]["forces"], aligner.align(preds[pid], refs[rid])["forces"]
+                if r is not None and p is not None:
+                    ref_f.append(np.asarray(r).ravel())
+                    pred_f.append(np.asarray(p).ravel())
+            if ref_f:
+                title = f"{model} vs {functional} ({code})"
+                pairs.append(ForcePairs(title, np.concatenate(ref_f), np.concatenate(pred_f)))
+    finally:
+        for store in stores.values():
+            store.close()
     return pairs
 
 

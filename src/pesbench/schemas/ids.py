@@ -10,6 +10,7 @@ from pymatgen.core import Structure
 __all__ = [
     "LATTICE_DECIMALS",
     "POSITION_DECIMALS",
+    "content_ids",
     "site_keys",
     "site_order",
     "site_permutation",
@@ -40,7 +41,16 @@ def structure_id(structure: Structure) -> str:
     str
         For example ``"MgO-1c9a0f3e5b7d2a64"``.
     """
+    return _structure_id(structure, site_keys(structure))
+
+
+def content_ids(structure: Structure) -> tuple[str, str]:
+    """:func:`structure_id` and :func:`site_order` of ``structure``, its sites read once."""
     keys = site_keys(structure)
+    return _structure_id(structure, keys), _site_order(keys)
+
+
+def _structure_id(structure: Structure, keys: list[tuple[str, ...]]) -> str:
     lattice = np.round(structure.lattice.matrix, LATTICE_DECIMALS) + 0.0  # no -0.0
     payload = ";".join(f"{x:.{LATTICE_DECIMALS}f}" for x in lattice.ravel())
     payload += "|" + ";".join(",".join(site) for site in sorted(keys))
@@ -74,7 +84,11 @@ def site_order(structure: Structure) -> str:
     dataset and a prediction made on the generated structure. Equal ``site_order``: their
     per-atom arrays line up; otherwise :func:`site_permutation` lines them up.
     """
-    payload = ";".join(",".join(key) for key in site_keys(structure))
+    return _site_order(site_keys(structure))
+
+
+def _site_order(keys: list[tuple[str, ...]]) -> str:
+    payload = ";".join(",".join(key) for key in keys)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 

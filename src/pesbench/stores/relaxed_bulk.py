@@ -117,6 +117,10 @@ def _latest(docs: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
     return max(docs, key=lambda d: (str(d.get("created_at")), d["relaxation_id"]), default=None)
 
 
+IN_CHUNK = 20_000
+"""Ids per ``$in`` query: a query of 10^6 structure ids would pass MongoDB's 16 MB."""
+
+
 @dataclass
 class RelaxedBulks:
     """The successful cell-and-positions relaxations of some bulks, by bulk structure_id."""
@@ -130,10 +134,11 @@ class RelaxedBulks:
         if store is None or not ids:
             return cls()
         by_bulk: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        criteria = {"structure_id": {"$in": ids}, "status": "success"}
-        for doc in store.query(criteria, properties=BULK_FIELDS):
-            if is_relaxed_bulk(doc):
-                by_bulk[doc["structure_id"]].append(doc)
+        for start in range(0, len(ids), IN_CHUNK):  # a query document stays under 16 MB
+            criteria = {"structure_id": {"$in": ids[start : start + IN_CHUNK]}, "status": "success"}
+            for doc in store.query(criteria, properties=BULK_FIELDS):
+                if is_relaxed_bulk(doc):
+                    by_bulk[doc["structure_id"]].append(doc)
         return cls(dict(by_bulk))
 
     def for_reference(self, bulk_id: str, reference: Mapping[str, Any]) -> dict[str, Any] | None:
