@@ -11,7 +11,8 @@ from pesbench.schemas.prediction import ModelInfo, PredictionDoc
 from pesbench.schemas.reference import ReferenceDoc
 from pesbench.schemas.structure import HighEnergyDetails, StructureDoc, SurfaceDetails
 from pesbench.settings import PesbenchSettings
-from pesbench.stores.builders import MAX_DOC_BYTES, _fit_size, build_comparisons
+from pesbench.stores.builder_common import _fit_size
+from pesbench.stores.builders import MAX_DOC_BYTES, build_comparisons
 
 EYE = ((1, 0, 0), (0, 1, 0), (0, 0, 1))
 CHGNET = ModelInfo(

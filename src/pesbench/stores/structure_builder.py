@@ -1,0 +1,319 @@
+"""Structure-level comparisons: one document per (prediction, paired reference).
+
+See :mod:`pesbench.stores.builders` for how the two builders fit together.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from typing import Any
+
+from maggma.core import Store
+from maggma.utils import grouper
+from pymatgen.core import Structure
+
+from pesbench.analysis.conventions import convention_of, mp2020_correction
+from pesbench.analysis.metrics import error_stats
+from pesbench.analysis.softening import softening_scale
+from pesbench.schemas.comparison import (
+    StructureComparisonDoc,
+    is_native_pair,
+    structure_comparison_id,
+)
+from pesbench.stores.builder_common import _CountingBuilder, _query_in, _stamp, pair_campaigns
+from pesbench.stores.relaxed_bulk import RelaxedBulks, bulk_stamp
+from pesbench.stores.site_alignment import SiteAligner
+
+FETCH_CHUNK = 1000
+"""Pairs whose reference and prediction documents are read in one query each."""
+
+
+_REF_FIELDS = [
+    "reference_id", "structure_id", "functional", "code", "input_settings", "created_at",
+    "campaign", "campaigns", "site_order",
+]  # fmt: skip
+
+
+_STRUCTURE_FIELDS = [
+    "structure_id", "category", "role", "parent_id", "parent_formula", "created_at"
+]  # fmt: skip
+
+
+_PRED_FIELDS = ["prediction_id", "structure_id", "model", "created_at", "campaign", "campaigns"]
+
+
+def _formula_of(structure_id: str) -> str:
+    return structure_id.rsplit("-", 1)[0]
+
+
+def _per_atom(doc: dict[str, Any]) -> float:
+    if doc.get("energy_per_atom") is not None:
+        return float(doc["energy_per_atom"])
+    return float(doc["energy"]) / int(doc["n_atoms"])
+
+
+class StructureComparisonBuilder(_CountingBuilder):
+    """One ``level="structure"`` comparison per (prediction, paired reference).
+
+    Parameters
+    ----------
+    references, predictions, comparisons
+        The stores of those collections.
+    structures
+        Store of the ``structures`` collection: supplies material, category and parent
+        bulk (without it, or for unknown structures: an imported reference's material id
+        and category (``provenance``), else the formula, ``"unknown"`` and the structure
+        itself).
+    relaxations
+        Store of the ``relaxations`` collection: each side's relaxed parent bulk, to
+        which its energies are referenced (without it: no referenced energies).
+    cross_functional
+        Also pair each model with references of functionals it was not trained on.
+    query
+        Extra Mongo criteria on the references (e.g. ``{"campaign": "x"}``).
+    """
+
+    def __init__(
+        self,
+        references: Store,
+        predictions: Store,
+        comparisons: Store,
+        structures: Store | None = None,
+        cross_functional: bool = False,
+        query: dict[str, Any] | None = None,
+        relaxations: Store | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.references = references
+        self.predictions = predictions
+        self.structures = structures
+        self.relaxations = relaxations
+        self.cross_functional = cross_functional
+        self.query = query or {}
+        sources = [references, predictions, structures, relaxations]
+        super().__init__([s for s in sources if s is not None], comparisons, **kwargs)
+
+    def get_items(self) -> Iterator[dict[str, Any]]:
+        """Pairs whose comparison is missing or was computed from other inputs."""
+        existing = {
+            d["comparison_id"]: d.get("source_stamp")
+            for d in self.target.query(
+                {"level": "structure"}, properties=["comparison_id", "source_stamp"]
+            )
+        }
+        refs: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for ref in self.references.query(
+            {"status": "success", **self.query}, properties=_REF_FIELDS
+        ):
+            refs[ref["structure_id"]].append(ref)
+        structures = self._structures(list(refs))
+        aligner = SiteAligner(self.references, self.structures)
+        pending: list[dict[str, Any]] = []
+        bulk_of = {sid: (structures.get(sid) or {}).get("parent_id") or sid for sid in refs}
+        bulks = RelaxedBulks.load(self.relaxations, bulk_of.values())
+        for pred in _query_in(
+            self.predictions, "structure_id", list(refs), _PRED_FIELDS, {"status": "success"}
+        ):
+            sid = pred["structure_id"]
+            for ref in refs[sid]:
+                native = is_native_pair(pred["model"]["functional"], ref["functional"])
+                if not (native or self.cross_functional):
+                    continue
+                cid = structure_comparison_id(pred["prediction_id"], ref["reference_id"])
+                dft_bulk = bulks.for_reference(bulk_of[sid], ref)
+                model_bulk = bulks.for_model(bulk_of[sid], pred["model"])
+                stamp = _stamp(
+                    cid,
+                    pred["created_at"],
+                    ref["created_at"],
+                    str((structures.get(sid) or {}).get("created_at", "")),
+                    bulk_stamp(dft_bulk),
+                    bulk_stamp(model_bulk),
+                    *pair_campaigns(ref, pred),  # a campaign reusing the pair rebuilds it
+                )
+                if existing.get(cid) == stamp:
+                    continue
+                pending.append(
+                    {
+                        "comparison_id": cid,
+                        "source_stamp": stamp,
+                        "reference": ref["reference_id"],
+                        "prediction": pred["prediction_id"],
+                        "structure": structures.get(sid),
+                        "dft_bulk": dft_bulk,
+                        "model_bulk": model_bulk,
+                    }
+                )
+        for chunk in grouper(pending, FETCH_CHUNK):
+            yield from self._with_documents(list(chunk), aligner)
+
+    def _with_documents(
+        self, items: list[dict[str, Any]], aligner: SiteAligner
+    ) -> Iterator[dict[str, Any]]:
+        """``items`` with their reference and prediction documents, read in one query each."""
+        refs = {
+            d["reference_id"]: d
+            for d in self.references.query(
+                {"reference_id": {"$in": sorted({i["reference"] for i in items})}}
+            )
+        }
+        preds = {
+            d["prediction_id"]: d
+            for d in self.predictions.query(
+                {"prediction_id": {"$in": sorted({i["prediction"] for i in items})}}
+            )
+        }
+        for item in items:
+            reference, prediction = refs.get(item["reference"]), preds.get(item["prediction"])
+            if reference is None or prediction is None:  # deleted since the pairing
+                continue
+            yield item | {
+                "reference": reference,
+                "prediction": aligner.align(prediction, reference),
+            }
+
+    def _structures(self, structure_ids: list[str]) -> dict[str, dict[str, Any]]:
+        if self.structures is None or not structure_ids:
+            return {}
+        return {
+            d["structure_id"]: d
+            for d in _query_in(self.structures, "structure_id", structure_ids, _STRUCTURE_FIELDS)
+        }
+
+    def process_item(self, item: dict[str, Any]) -> dict[str, Any]:
+        """The structure-level comparison document (JSON-ready dict)."""
+        ref, pred, struct = item["reference"], item["prediction"], item["structure"] or {}
+        sid = ref["structure_id"]
+        footing = _model_footing(pred["model"], ref.get("structure"), item.get("model_bulk"))
+        e_ref = _per_atom(ref)
+        e_pred = _per_atom(pred) - (footing["energy_correction_per_atom_model"] or 0.0)
+        model_bulk = item.get("model_bulk")
+        if model_bulk is not None:
+            bulk_shift = footing.pop("bulk_correction_per_atom")
+            model_bulk = model_bulk | {
+                "energy_per_atom": model_bulk["energy_per_atom"] - bulk_shift
+            }
+        else:
+            footing.pop("bulk_correction_per_atom")
+        imported = ref.get("provenance") or {}  # pesbench import: material and category
+        doc = StructureComparisonDoc(
+            comparison_id=item["comparison_id"],
+            source_stamp=item["source_stamp"],
+            material=struct.get("parent_id") or imported.get("material_id") or _formula_of(sid),
+            formula=struct.get("parent_formula") or _formula_of(sid),
+            category=struct.get("category") or imported.get("category") or "unknown",
+            role=struct.get("role"),
+            model_id=pred["model"]["model_id"],
+            model_functional=pred["model"]["functional"],
+            functional=ref["functional"],
+            reference_code=ref["code"],
+            pairing="native"
+            if is_native_pair(pred["model"]["functional"], ref["functional"])
+            else "cross",
+            campaign=ref.get("campaign") or pred.get("campaign"),
+            campaigns=pair_campaigns(ref, pred),
+            structure_id=sid,
+            prediction_id=pred["prediction_id"],
+            reference_id=ref["reference_id"],
+            n_atoms=ref["n_atoms"],
+            energy_per_atom_reference=e_ref,
+            energy_per_atom_model=e_pred,
+            energy_per_atom_error=e_pred - e_ref,
+            **footing,
+            **_referenced_energies(e_ref, e_pred, item.get("dft_bulk"), model_bulk),
+            **_force_and_stress_errors(ref, pred),
+        )
+        return doc.model_dump(mode="json")
+
+
+def _model_footing(
+    model: dict[str, Any], structure: dict[str, Any] | None, bulk: dict[str, Any] | None
+) -> dict[str, Any]:
+    """How the model's energies are put on DFT's raw footing (:mod:`pesbench.analysis.conventions`).
+
+    The MP2020 correction per atom of the structure and of the model's relaxed bulk, to be
+    removed from an ``"mp2020"`` model's energies (zero for a raw one); ``None`` and a note
+    when pymatgen's scheme cannot correct the structure (its energies then stay as predicted).
+    """
+    convention = convention_of(model)
+    fields: dict[str, Any] = {
+        "energy_convention_model": convention,
+        "energy_correction_per_atom_model": 0.0,
+        "bulk_correction_per_atom": 0.0,
+    }
+    if convention != "mp2020":
+        return fields
+    try:
+        if structure is not None:
+            cell = Structure.from_dict(structure)
+            fields["energy_correction_per_atom_model"] = mp2020_correction(cell) / len(cell)
+        if bulk is not None and bulk.get("structure") is not None:
+            fields["bulk_correction_per_atom"] = _bulk_correction(bulk)
+    except ValueError as exc:
+        fields |= {
+            "energy_correction_per_atom_model": None,
+            "bulk_correction_per_atom": 0.0,
+            "energy_footing_note": f"energies as predicted (MP2020-corrected): {exc}",
+        }
+    return fields
+
+
+_BULK_CORRECTIONS: dict[str, float] = {}
+"""MP2020 correction per atom of each relaxed bulk, by relaxation_id: one bulk serves every
+comparison of its material, and a relaxation's structure never changes under its id."""
+
+
+def _bulk_correction(bulk: dict[str, Any]) -> float:
+    """:func:`mp2020_correction` per atom of a relaxed bulk, computed once per relaxation."""
+    key = str(bulk["relaxation_id"])
+    if key not in _BULK_CORRECTIONS:
+        if len(_BULK_CORRECTIONS) > 10_000:  # bounded: a long-lived builder process
+            _BULK_CORRECTIONS.clear()
+        cell = Structure.from_dict(bulk["structure"])
+        _BULK_CORRECTIONS[key] = mp2020_correction(cell) / len(cell)
+    return _BULK_CORRECTIONS[key]
+
+
+def _referenced_energies(
+    e_ref: float,
+    e_pred: float,
+    dft_bulk: dict[str, Any] | None,
+    model_bulk: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """Each side's energy per atom over its own relaxed bulk, and their difference.
+
+    Only the bulks' ids and energies when one side has none (eV/atom).
+    """
+    fields: dict[str, Any] = {}
+    if dft_bulk is not None:
+        fields["bulk_relaxation_id_reference"] = dft_bulk["relaxation_id"]
+        fields["bulk_energy_per_atom_reference"] = float(dft_bulk["energy_per_atom"])
+    if model_bulk is not None:
+        fields["bulk_relaxation_id_model"] = model_bulk["relaxation_id"]
+        fields["bulk_energy_per_atom_model"] = float(model_bulk["energy_per_atom"])
+    if dft_bulk is None or model_bulk is None:
+        return fields
+    above_ref = e_ref - fields["bulk_energy_per_atom_reference"]
+    above_model = e_pred - fields["bulk_energy_per_atom_model"]
+    return fields | {
+        "energy_referenced_reference": above_ref,
+        "energy_referenced_model": above_model,
+        "energy_referenced_error": above_model - above_ref,
+    }
+
+
+def _force_and_stress_errors(ref: dict[str, Any], pred: dict[str, Any]) -> dict[str, Any]:
+    """Force and stress error statistics, and the structure's own force slope."""
+    fields: dict[str, Any] = {}
+    if ref.get("forces") is not None and pred.get("forces") is not None:
+        fields |= error_stats(ref["forces"], pred["forces"]).as_dict("force_")
+        fields.pop("force_n")
+        try:
+            fields["force_scale"] = softening_scale(ref["forces"], pred["forces"])
+        except ValueError:  # all reference forces zero (a relaxed bulk)
+            fields["force_scale"] = None
+    if ref.get("stress") is not None and pred.get("stress") is not None:
+        fields |= error_stats(ref["stress"], pred["stress"]).as_dict("stress_")
+        fields.pop("stress_n")
+    return fields
