@@ -49,23 +49,28 @@ import shutil
 import socket
 import tempfile
 import time
-from dataclasses import fields
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from ase.units import GPa
 from pymatgen.core import Structure
 
 from pesbench.engines.base import EngineError
 from pesbench.engines.gpaw import run as _run
 from pesbench.engines.gpaw.inputs import GpawInputs, gpaw_inputs
+from pesbench.engines.gpaw.restart import _read_json, _writes_state, start_from
+from pesbench.engines.gpaw.results import (
+    _crash_reason,
+    _read_results,
+    doc_from_results,
+    outcome_from_results,
+    stress_to_gpa,
+)
 from pesbench.engines.gpaw.worker import INPUTS, LOG, PROBE, RESULTS, STATE
 from pesbench.relax import RelaxOutcome
 from pesbench.schemas.base import Functional
 from pesbench.schemas.ids import structure_id
-from pesbench.schemas.reference import ReferenceDoc, hash_inputs, reference_id
+from pesbench.schemas.reference import ReferenceDoc, hash_inputs
 from pesbench.schemas.relaxation import RelaxSettings
 from pesbench.settings import PesbenchSettings, get_settings
 
@@ -79,7 +84,10 @@ __all__ = [
     "stress_to_gpa",
 ]
 
+
 _INSTALL_HINT = "run `make setup` (as root, for its Debian libraries)"
+
+
 FHC_MARKER = ".pesbench-fhc-disabled"
 """File scripts/install-gpaw.sh leaves in the prefix of the libxc it built without the
 Fermi-hole-curvature check (which makes r2SCAN slabs diverge)."""
@@ -109,165 +117,6 @@ def _missing_datasets(symbols: set[str]) -> list[str]:
         for s in symbols
         if not any((d / f"{s}.PBE").is_file() or (d / f"{s}.PBE.gz").is_file() for d in dirs)
     )
-
-
-def stress_to_gpa(voigt: list[float]) -> list[list[float]]:
-    """ASE's Voigt stress (xx, yy, zz, yz, xz, xy), eV/Å³ -> 3x3 GPa, same sign (tensile +)."""
-    xx, yy, zz, yz, xz, xy = (float(v) / GPa for v in voigt)
-    return [[xx, xy, xz], [xy, yy, yz], [xz, yz, zz]]
-
-
-def doc_from_results(base: dict[str, Any], results: dict[str, Any]) -> ReferenceDoc:
-    """Build the document from the engine's fields ``base`` and the worker's ``results``."""
-    fields = dict(base)
-    if results.get("gpaw_version"):
-        xc = f", libxc {results['libxc_version']}" if results.get("libxc_version") else ""
-        fields["code_version"] = f"{results['gpaw_version']}{xc}"
-    fields["converged_electronic"] = results.get("converged")
-    if results.get("status") != "success":
-        reason = results.get("reason") or "GPAW failed without a reason"
-        return ReferenceDoc(**fields, status="failed", failure_reason=reason)
-    energy = float(results["free_energy"])
-    forces = np.asarray(results["forces"], dtype=float)
-    if forces.shape != (fields["n_atoms"], 3) or not np.isfinite(forces).all():
-        return ReferenceDoc(**fields, status="failed", failure_reason="malformed forces")
-    magmoms = results.get("magmoms")
-    return ReferenceDoc(
-        **fields,
-        energy=energy,
-        energy_per_atom=energy / fields["n_atoms"],
-        forces=forces.tolist(),
-        stress=stress_to_gpa(results["stress_voigt"]),
-        magmoms=[float(m) for m in magmoms] if magmoms is not None else None,
-    )
-
-
-def _frames_ok(outcome: RelaxOutcome, n_atoms: int) -> bool:
-    n = len(outcome.energies)
-    if not all(len(x) == n for x in (outcome.forces, outcome.stresses, outcome.cells)):
-        return False
-    if len(outcome.positions) != n or not np.isfinite(outcome.energies).all():
-        return False
-    shapes = {
-        "forces": (n_atoms, 3),
-        "stresses": (3, 3),
-        "cells": (3, 3),
-        "positions": (n_atoms, 3),
-    }
-    for name, shape in shapes.items():
-        frames = getattr(outcome, name)
-        if n and (np.shape(frames)[1:] != shape or not np.isfinite(frames).all()):
-            return False
-    return True
-
-
-def outcome_from_results(
-    results: dict[str, Any], n_atoms: int, seconds: float = 0.0
-) -> RelaxOutcome:
-    """The relaxation's outcome (ASE units) from the worker's ``results`` of a relax run.
-
-    A failed run (an SCF that did not converge, a crash) is an outcome with ``converged``
-    False, the run's one-line reason, and the frames computed before it stopped.
-    """
-    reason = str(results.get("reason") or "GPAW failed without a reason").splitlines()[0]
-    data = results.get("outcome")
-    if not isinstance(data, dict):
-        data = {}
-    names = {f.name for f in fields(RelaxOutcome)}
-    try:
-        outcome = RelaxOutcome(**{k: v for k, v in data.items() if k in names})
-        ok = _frames_ok(outcome, n_atoms)
-    except (TypeError, ValueError):
-        ok = False
-    if not ok:
-        failed = results.get("status") != "success"
-        return RelaxOutcome(False, 0, reason if failed else "malformed relaxation results")
-    outcome.seconds = float(seconds)
-    if results.get("status") != "success":
-        outcome.converged = False
-        outcome.reason = reason
-    return outcome
-
-
-_START_FREE = frozenset({"xc", "convergence"})
-"""``input_settings`` entries a run may change from the run it starts from."""
-_SAME_ATOMS_TOL_A = 1e-6
-"""Largest difference of positions and cell vectors (Å) for "the same atoms"."""
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def start_from(prev_dir: Path, inputs: dict[str, Any]) -> dict[str, Any]:
-    """Whether a run with ``inputs`` (``inputs.json``'s content) can start from ``prev_dir``.
-
-    Parameters
-    ----------
-    prev_dir
-        The folder of a previous single point of this engine.
-    inputs
-        ``input_settings`` and ``atoms`` of the new run, as ``inputs.json`` holds them.
-
-    Returns
-    -------
-    dict
-        ``prev_dir``; ``from``: the state file to start from, or None; ``parent_reference_id``:
-        the previous run's reference (None when not starting from it); ``reason``: why not,
-        or None.
-    """
-    plan: dict[str, Any] = {
-        "prev_dir": str(prev_dir),
-        "from": None,
-        "parent_reference_id": None,
-        "reason": None,
-    }
-    prev = _read_json(prev_dir / INPUTS)
-    done = _read_json(prev_dir / RESULTS)
-    state = prev_dir / STATE
-    if prev is None or done is None:
-        plan["reason"] = f"no previous GPAW run in {prev_dir}"
-    elif done.get("status") != "success" or prev.get("mode", "single") != "single":
-        plan["reason"] = "the previous run is not a successful single point"
-    elif not state.is_file():
-        plan["reason"] = f"the previous run left no {STATE}"
-    else:
-        plan["reason"] = _mismatch(prev, inputs)
-    if plan["reason"] is None and prev is not None:
-        structure = Structure.from_dict(prev["structure"])
-        settings = prev["input_settings"]
-        plan["from"] = str(state)
-        plan["parent_reference_id"] = reference_id(
-            structure_id(structure), prev["functional"], hash_inputs(settings)
-        )
-    return plan
-
-
-def _mismatch(prev: dict[str, Any], inputs: dict[str, Any]) -> str | None:
-    """Why the previous run's cell or settings differ from ``inputs``', or None."""
-    old, new = prev.get("atoms") or {}, inputs["atoms"]
-    if old.get("numbers") != new["numbers"]:
-        return "the previous run computed other atoms"
-    for key in ("positions", "cell"):
-        a, b = np.asarray(old.get(key), dtype=float), np.asarray(new[key], dtype=float)
-        if a.shape != b.shape or np.abs(a - b).max() > _SAME_ATOMS_TOL_A:
-            return f"the previous run's {key} differ"
-    before, now = prev.get("input_settings") or {}, inputs["input_settings"]
-    keys = (set(before) | set(now)) - _START_FREE
-    differ = sorted(k for k in keys if before.get(k) != now.get(k))
-    if differ:
-        return f"the previous run's settings differ: {', '.join(differ)}"
-    return None
-
-
-def _writes_state(inputs: GpawInputs) -> bool:
-    """A GGA run without +U: the start of a later run of another functional."""
-    settings = inputs["input_settings"]
-    return bool(settings["xc"] == "PBE" and not settings["hubbard_u_eV"])
 
 
 class GpawEngine:
@@ -483,26 +332,3 @@ class GpawEngine:
         if code != 0 and results.get("status") == "success":
             results = {**results, "status": "failed", "reason": f"GPAW exited with code {code}"}
         return results, seconds
-
-
-def _read_results(run_dir: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads((run_dir / RESULTS).read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _crash_reason(run_dir: Path, code: int) -> str:
-    """One line: the exit status and the last meaningful line GPAW or MPI printed."""
-    text = ""
-    for name in (_run.STDOUT, LOG):
-        try:
-            text += (run_dir / name).read_text(errors="replace")
-        except OSError:
-            continue
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    errors = [ln for ln in lines if "Error" in ln or "error" in ln]
-    last = (errors or lines or ["no output"])[-1][:200]
-    what = "launcher not found" if code == 127 else f"exited with code {code}"
-    return f"GPAW {what}: {last}"
