@@ -9,22 +9,29 @@ the reason; only a folder with no structure at all raises.
 
 from __future__ import annotations
 
-import json
-import re
-import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from atomate2.utils.path import get_uri
-from monty.io import zopen
 from pymatgen.core import Structure
-from pymatgen.io.vasp import Outcar, Poscar, Vasprun
+from pymatgen.io.vasp import Poscar
 
-from pesbench.engines.vasp.physics import UnsupportedRunError, _int, functional_from_incar
+from pesbench.engines.vasp.files import (
+    NotAVaspRunError,
+    _files_dir,
+    _first,
+    _is_static,
+    _read_vasprun,
+    _recorded_errors,
+    _wall_time_and_magmoms,
+    find_run_dirs,
+    read_corrections,
+    vasprun_files,
+)
+from pesbench.engines.vasp.physics import UnsupportedRunError, functional_from_incar
 from pesbench.engines.vasp.physics import physics_settings as _physics
-from pesbench.errors import PesbenchError
+from pesbench.engines.vasp.steps import KBAR_TO_GPA, IonicStep, VaspSteps, parse_ionic_steps
 from pesbench.schemas.ids import structure_id
 from pesbench.schemas.reference import ReferenceDoc, hash_inputs
 
@@ -39,161 +46,6 @@ __all__ = [
     "read_corrections",
     "vasprun_files",
 ]
-
-KBAR_TO_GPA = -0.1
-"""VASP prints stress in kBar with pressure positive; ``GPa (tensile +) = -0.1 * kBar``."""
-
-_STDOUT_FILES = ("vasp.out", "std_err.txt", "vasp.err")
-
-
-class NotAVaspRunError(PesbenchError):
-    """A folder with neither a vasprun.xml nor a POSCAR/CONTCAR to name the structure."""
-
-
-def _read_vasprun(path: Path) -> Vasprun:
-    """``vasprun.xml`` without DOS, eigenvalues or POTCAR, its warnings silenced."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return Vasprun(
-            str(path),
-            parse_potcar_file=False,
-            parse_dos=False,
-            parse_eigen=False,
-            parse_projected_eigen=False,
-        )
-
-
-def _first(folder: Path, patterns: tuple[str, ...]) -> Path | None:
-    for pattern in patterns:
-        found = sorted(p for p in folder.glob(pattern) if p.is_file())
-        if found:
-            return found[0]
-    return None
-
-
-def _files_dir(folder: Path) -> Path:
-    """The folder holding the outputs: ``folder``, or its ``outputs/`` (atomate2's layout)."""
-    if _first(folder, ("vasprun*",)) is None and (folder / "outputs").is_dir():
-        return folder / "outputs"
-    return folder
-
-
-_COMPRESSED = re.compile(r"\.(gz|bz2|xz|lzma|Z)$")
-_RELAX_N = re.compile(r"\.relax(\d+)$")
-
-
-def _run_suffix(vasprun: Path) -> str:
-    """What a vasprun's name adds to ``vasprun.xml`` (``.relax1``, or ``""``).
-
-    ``.relax1`` for custodian's and atomate's ``vasprun.xml.relax1.gz``, ``""`` for
-    ``vasprun.xml.gz``.
-    """
-    name = _COMPRESSED.sub("", vasprun.name)
-    return name.removeprefix("vasprun").replace(".xml", "", 1)
-
-
-def vasprun_files(folder: Path) -> list[Path]:
-    """Every vasprun of the run in ``folder`` (or its ``outputs/``), in run order.
-
-    custodian (``VaspJob(suffix=".relax1")``, the double relaxation of
-    ``VaspJob.double_relaxation_run`` / ``full_opt_run``) and atomate keep each run of a
-    multi-run folder under a suffix, ``vasprun.xml.relax1.gz``, ``vasprun.xml.relax2.gz``:
-    those come in the order of their number, then the others by name (a ``vasprun.xml``
-    without suffix, written by the run after the numbered ones, last).
-    """
-    files = _files_dir(Path(folder))
-
-    def order(path: Path) -> tuple[int, str]:
-        numbered = _RELAX_N.search(_run_suffix(path))
-        return (int(numbered.group(1)) if numbered else 1 << 30, path.name)
-
-    return sorted((p for p in files.glob("vasprun*") if p.is_file()), key=order)
-
-
-def find_run_dirs(root: Path) -> list[Path]:
-    """Every run folder at or under ``root``: a folder with a vasprun, OUTCAR or POSCAR.
-
-    A folder's own ``inputs/``/``outputs/`` subfolders (atomate2's test layout) count as
-    one run, the folder itself.
-    """
-    root = Path(root)
-    runs = []
-    for folder in sorted({root, *(p for p in root.rglob("*") if p.is_dir())}):
-        if folder.name in ("inputs", "outputs") and folder.parent in runs:
-            continue
-        if _first(_files_dir(folder), ("vasprun*", "OUTCAR", "OUTCAR.gz", "POSCAR", "POSCAR.gz")):
-            runs.append(folder)
-    return runs
-
-
-def read_corrections(folder: Path) -> list[dict[str, Any]]:
-    """The corrections of ``custodian.json``: one dict per error custodian handled.
-
-    Each holds ``errors`` (the error keys), ``actions`` (what custodian changed) and
-    ``handler`` (the handler's class name). No custodian.json: an empty list.
-    """
-    path = _first(folder, ("custodian.json*",))
-    if path is None:
-        return []
-    with zopen(path, "rt") as handle:
-        runs = json.load(handle)
-    corrections = []
-    for run in runs if isinstance(runs, list) else [runs]:
-        for corr in run.get("corrections") or []:
-            handler = corr.get("handler") or {}
-            corrections.append(
-                {
-                    "errors": list(corr.get("errors") or []),
-                    "actions": corr.get("actions") or [],
-                    "handler": handler.get("@class") if isinstance(handler, dict) else None,
-                }
-            )
-    return corrections
-
-
-def _wall_time_and_magmoms(
-    folder: Path, n_atoms: int, vasprun: Path | None = None
-) -> tuple[float | None, list[float] | None]:
-    """Wall time and final moments from the run's OUTCAR.
-
-    With ``vasprun``, the OUTCAR of the same suffix (``OUTCAR.relax1.gz`` for
-    ``vasprun.xml.relax1.gz``), or the only OUTCAR of a single-run folder.
-    """
-    if vasprun is None or len(vasprun_files(folder)) == 1:
-        path = _first(folder, ("OUTCAR*",))
-    else:
-        name = f"OUTCAR{_run_suffix(vasprun)}"
-        path = _first(folder, tuple(name + ext for ext in ("", ".gz", ".bz2", ".xz")))
-    if path is None:
-        return None, None
-    try:
-        outcar = Outcar(str(path))
-    except Exception:  # a truncated OUTCAR: no timing, no moments
-        return None, None
-    wall = outcar.run_stats.get("Elapsed time (sec)")
-    mags = [float(m.get("tot", 0.0)) for m in outcar.magnetization or ()]
-    return (float(wall) if wall is not None else None), (mags if len(mags) == n_atoms else None)
-
-
-def _recorded_errors(folder: Path) -> list[str]:
-    """Error keys custodian's VaspErrorHandler finds in the stdout/stderr files."""
-    from custodian.vasp.handlers import VaspErrorHandler
-
-    found: list[str] = []
-    for name in _STDOUT_FILES:
-        path = _first(folder, (name, name + ".gz"))
-        if path is None:
-            continue
-        with zopen(path, "rt", errors="replace") as handle:
-            text = handle.read()
-        for key, messages in VaspErrorHandler.error_msgs.items():
-            if key not in found and any(msg in text for msg in messages):
-                found.append(key)
-    return found
-
-
-def _is_static(incar: dict[str, Any]) -> bool:
-    return _int(incar.get("NSW", 0) or 0) == 0 or _int(incar.get("IBRION", 0)) == -1
 
 
 def _failed_from_files(folder: Path, files: Path, reason: str, **common: Any) -> ReferenceDoc:
@@ -332,123 +184,4 @@ def parse_run_dir(
         wall_time_s=wall,
         code="vasp",
         **common,
-    )
-
-
-@dataclass
-class IonicStep:
-    """One ionic step of a VASP run, in pesbench's units.
-
-    ``energy`` is pymatgen's ``e_0_energy`` of the step (eV), corrected for the vasprun.xml
-    bug as :attr:`pymatgen.io.vasp.Vasprun.final_energy` corrects the last step, so the
-    last step's energy is ``final_energy``; ``forces`` in eV/Å; ``stress`` in GPa, tensile
-    positive (``KBAR_TO_GPA`` times VASP's kBar).
-    """
-
-    structure: Structure
-    energy: float
-    forces: list[list[float]] | None
-    stress: list[list[float]] | None
-    converged_electronic: bool
-
-
-@dataclass
-class VaspSteps:
-    """Every ionic step of one VASP run, with what the run says about all of them."""
-
-    folder: Path
-    vasprun: Path
-    functional: str
-    settings: dict[str, Any]
-    code_version: str | None
-    static: bool
-    converged_ionic: bool | None
-    warning: str | None
-    magmoms: list[float] | None
-    """OUTCAR's moments of the last step (None when absent)."""
-    steps: list[IonicStep] = field(default_factory=list)
-
-
-def _step_energy(step: dict[str, Any]) -> float:
-    """``e_0_energy`` of a step, with ``Vasprun.final_energy``'s vasprun.xml bug fix."""
-    energy = float(step["e_0_energy"])
-    electronic = step.get("electronic_steps") or []
-    if electronic:
-        last = electronic[-1]
-        fixed = float(np.round(last["e_0_energy"] - last["e_fr_energy"] + step["e_fr_energy"], 8))
-        if abs(energy - fixed) > 1e-7:
-            return fixed
-    return energy
-
-
-def parse_ionic_steps(folder: Path, vasprun: Path | None = None) -> VaspSteps:
-    """Every ionic step of one VASP run in ``folder`` (relaxation or MD frames).
-
-    :func:`parse_run_dir` keeps the last step only; this keeps all, in order.
-    Not emmet's ``TaskDoc``: it reads every run of a folder, DOS and eigenvalues included.
-
-    Parameters
-    ----------
-    folder
-        The run folder (or an atomate2-style folder whose ``outputs/`` holds the run).
-    vasprun
-        Which run of a folder holding several (:func:`vasprun_files`); None: the first.
-
-    Returns
-    -------
-    VaspSteps
-        The run's functional (from the echoed INCAR), its physics settings and its steps.
-
-    Raises
-    ------
-    NotAVaspRunError
-        When the folder has no readable vasprun.xml (a crashed run has no steps to import).
-    UnsupportedRunError
-        For a functional with no name in ``Functional``.
-    """
-    folder = Path(folder)
-    files = _files_dir(folder)
-    vasprun_path = vasprun or next(iter(vasprun_files(folder)), None)
-    if vasprun_path is None:
-        raise NotAVaspRunError(f"{folder}: no vasprun.xml")
-    try:
-        run = _read_vasprun(vasprun_path)
-    except Exception as exc:
-        raise NotAVaspRunError(
-            f"{vasprun_path}: unreadable ({type(exc).__name__}); a crashed run has no steps"
-        ) from None
-    incar = dict(run.incar)
-    functional, warning = functional_from_incar(incar)
-    elements = list(dict.fromkeys(str(el) for el in run.atomic_symbols))
-    kpoints = None if "KSPACING" in incar else run.kpoints
-    nelm = _int(run.parameters.get("NELM", incar.get("NELM", 60)))
-    static = _is_static(incar)
-    steps = []
-    for step in run.ionic_steps:
-        stress = step.get("stress")
-        steps.append(
-            IonicStep(
-                structure=step["structure"],
-                energy=_step_energy(step),
-                forces=np.asarray(step["forces"], dtype=float).tolist()
-                if step.get("forces") is not None
-                else None,
-                stress=(KBAR_TO_GPA * np.asarray(stress, dtype=float)).tolist()
-                if stress is not None
-                else None,
-                converged_electronic=len(step.get("electronic_steps") or []) < nelm,
-            )
-        )
-    _, magmoms = _wall_time_and_magmoms(files, len(run.final_structure), vasprun_path)
-    return VaspSteps(
-        folder=folder,
-        vasprun=vasprun_path,
-        functional=functional,
-        settings=_physics(incar, kpoints, run.potcar_symbols, elements),
-        code_version=run.vasp_version,
-        static=static,
-        converged_ionic=None if static else bool(run.converged_ionic),
-        warning=warning,
-        magmoms=magmoms,
-        steps=steps,
     )

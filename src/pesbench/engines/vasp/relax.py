@@ -68,7 +68,7 @@ from pymatgen.core import Structure
 from pymatgen.io.vasp import Vasprun
 from pymatgen.io.vasp.inputs import VaspInput
 
-from pesbench.engines.vasp.parse import _files_dir, _recorded_errors, vasprun_files
+from pesbench.engines.vasp.files import _files_dir, _recorded_errors, vasprun_files
 from pesbench.relax import RelaxOutcome
 from pesbench.schemas.relaxation import RelaxSettings
 
