@@ -22,6 +22,8 @@ from pesbench.schemas.relaxation import (
     RelaxSettings,
 )
 
+__all__ = ["EngineSide"]
+
 
 class EngineSide(Side):
     """A DFT engine at one functional relaxing its own copy of every structure.

@@ -23,6 +23,8 @@ from pesbench.schemas.relaxation import (
     RelaxSettings,
 )
 
+__all__ = ["ModelSide", "PredictorCalculator", "predict_ase"]
+
 
 def predict_ase(
     predictor: Predictor, structures: Sequence[Atoms], atom_budget: int | None = None

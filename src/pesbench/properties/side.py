@@ -26,6 +26,8 @@ from pesbench.schemas.relaxation import (
 )
 from pesbench.settings import PesbenchSettings, get_settings
 
+__all__ = ["RelaxationCache", "Side", "outcome_to_doc"]
+
 _log = logging.getLogger(__name__)
 
 

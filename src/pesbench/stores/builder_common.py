@@ -22,6 +22,15 @@ from pesbench.stores.connection import database_uri
 from pesbench.stores.mongo import SettingsMongoStore
 from pesbench.stores.relaxed_bulk import IN_CHUNK
 
+__all__ = [
+    "COLLECTION_KEYS",
+    "COMPARISON_INDEXES",
+    "MAX_DOC_BYTES",
+    "collection_store",
+    "pair_campaigns",
+    "run_builder",
+]
+
 COLLECTION_KEYS = {
     "structures": "structure_id",
     "references": "reference_id",

@@ -26,6 +26,8 @@ from pesbench.schemas.structure import StructureDoc
 from pesbench.stores.builder_common import _CountingBuilder, _stamp
 from pesbench.stores.site_alignment import SiteAligner
 
+__all__ = ["MaterialComparisonBuilder"]
+
 
 class MaterialComparisonBuilder(_CountingBuilder):
     """One ``level="material"`` aggregate per (material, category, model, functional).

@@ -25,6 +25,8 @@ from pesbench.stores.builder_common import _CountingBuilder, _query_in, _stamp, 
 from pesbench.stores.relaxed_bulk import RelaxedBulks, bulk_stamp
 from pesbench.stores.site_alignment import SiteAligner
 
+__all__ = ["FETCH_CHUNK", "StructureComparisonBuilder"]
+
 FETCH_CHUNK = 1000
 """Pairs whose reference and prediction documents are read in one query each."""
 

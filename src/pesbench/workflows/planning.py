@@ -33,6 +33,8 @@ from pesbench.workflows.records import (
 )
 from pesbench.workflows.spec import CampaignSpec, Resources, SpecError
 
+__all__: list[str] = []
+
 
 def _worker_config(category: str, resources: Resources) -> dict[str, Any]:
     queue: dict[str, Any] = {"ntasks": resources.cores, "walltime": resources.walltime}

@@ -17,6 +17,8 @@ from pesbench.engines.gpaw.worker import INPUTS, RESULTS, STATE
 from pesbench.schemas.ids import structure_id
 from pesbench.schemas.reference import hash_inputs, reference_id
 
+__all__ = ["start_from"]
+
 _START_FREE = frozenset({"xc", "convergence"})
 """``input_settings`` entries a run may change from the run it starts from."""
 

@@ -18,6 +18,8 @@ from pesbench.engines.gpaw.worker import LOG, RESULTS
 from pesbench.relax import RelaxOutcome
 from pesbench.schemas.reference import ReferenceDoc
 
+__all__ = ["doc_from_results", "outcome_from_results", "stress_to_gpa"]
+
 
 def stress_to_gpa(voigt: list[float]) -> list[list[float]]:
     """ASE's Voigt stress (xx, yy, zz, yz, xz, xy), eV/Å³ -> 3x3 GPa, same sign (tensile +)."""

@@ -18,6 +18,8 @@ from pymatgen.io.vasp import Outcar, Vasprun
 from pesbench.engines.vasp.physics import _int
 from pesbench.errors import PesbenchError
 
+__all__ = ["NotAVaspRunError", "find_run_dirs", "read_corrections", "vasprun_files"]
+
 _STDOUT_FILES = ("vasp.out", "std_err.txt", "vasp.err")
 
 

@@ -20,6 +20,8 @@ from pesbench.engines.vasp.files import (
 from pesbench.engines.vasp.physics import _int, functional_from_incar
 from pesbench.engines.vasp.physics import physics_settings as _physics
 
+__all__ = ["KBAR_TO_GPA", "IonicStep", "VaspSteps", "parse_ionic_steps"]
+
 KBAR_TO_GPA = -0.1
 """VASP prints stress in kBar with pressure positive; ``GPa (tensile +) = -0.1 * kBar``."""
 
