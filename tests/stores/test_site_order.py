@@ -14,12 +14,12 @@ from pymatgen.core import Lattice, Structure
 from pymatgen.io.ase import AseAtomsAdaptor
 from pymongo import MongoClient
 
+from pesbench.report.queries import load_force_pairs
 from pesbench.schemas.ids import site_order, site_permutation, structure_id
 from pesbench.schemas.prediction import ModelInfo, PredictionDoc
 from pesbench.schemas.reference import ImportProvenance, ReferenceDoc
 from pesbench.schemas.structure import HighEnergyDetails, StructureDoc
 from pesbench.settings import PesbenchSettings
-from pesbench.report.queries import load_force_pairs
 from pesbench.stores.builders import build_comparisons
 from pesbench.stores.query import query_comparisons
 
