@@ -94,26 +94,9 @@ def category_properties(
     for doc in docs:
         d = doc.details
         if isinstance(d, SurfaceDetails) and doc.role == "slab":
-            label = f"{d.miller_index} t{d.termination_index}"
-            bulk = by_id.get(d.bulk_reference_id)
-            got = pair(doc.structure_id, d.bulk_reference_id)
-            if bulk is None or got is None or not d.area_A2:
-                notes.append(f"surface {label}: slab or bulk result or area missing")
-                continue
-            values = [
-                surface_energy(r[0].energy, doc.nsites, r[1].energy, bulk.nsites, d.area_A2)
-                * EV_PER_A2_TO_J_PER_M2
-                for r in got
-            ]
-            rows.append(
-                compare_property("surface_energy", "J/m²", values[0], values[1], label=label)
-            )
+            _add(_surface(doc, d, by_id.get(d.bulk_reference_id), pair), rows, notes)
         elif isinstance(d, DefectDetails) and d.defect_type != "pristine":
-            rows_or_note = _defect(doc, d, pair, mu_reference, mu_model)
-            if isinstance(rows_or_note, str):
-                notes.append(rows_or_note)
-            else:
-                rows.append(rows_or_note)
+            _add(_defect(doc, d, pair, mu_reference, mu_model), rows, notes)
         elif isinstance(d, MigrationDetails):
             hops[d.hop_index].append(doc)
         elif isinstance(d, PhononDetails):
@@ -121,25 +104,10 @@ def category_properties(
         elif isinstance(d, SolidSolutionDetails):
             orderings.append(doc)
 
-    for hop, images in sorted(hops.items()):
-        images.sort(key=lambda doc: _mig(doc).image_index)
-        n_expected = _mig(images[0]).n_images + 2
-        got = pair(*(doc.structure_id for doc in images))
-        if got is None or len(images) != n_expected:
-            notes.append(f"migration hop {hop}: {len(images)} of {n_expected} images with results")
-            continue
-        values = [migration_barrier([r.energy for r in side]) for side in got]
-        rows.append(
-            compare_property("migration_barrier", "eV", values[0], values[1], label=f"hop {hop}")
-        )
-
+    rows += _migration(hops, pair, notes)
     rows += _mixing(orderings, pair, notes)
     if phonons:
-        row = _phonon(phonons, reference, model, phonon_mesh)
-        if isinstance(row, str):
-            notes.append(row)
-        else:
-            rows.append(row)
+        _add(_phonon(phonons, reference, model, phonon_mesh), rows, notes)
     return rows, notes
 
 
@@ -181,6 +149,51 @@ def _defect(
         mod_d.energy - mod_p.energy,
         label=label + " (no chemical potentials)",
     )
+
+
+def _add(
+    row_or_note: PropertyComparison | str, rows: list[PropertyComparison], notes: list[str]
+) -> None:
+    """Append a computed row to ``rows``, or the note of why it could not be to ``notes``."""
+    if isinstance(row_or_note, str):
+        notes.append(row_or_note)
+    else:
+        rows.append(row_or_note)
+
+
+def _surface(
+    doc: StructureDoc, d: SurfaceDetails, bulk: StructureDoc | None, pair: Pairer
+) -> PropertyComparison | str:
+    """Surface energy of one slab against its bulk reference, or a note."""
+    label = f"{d.miller_index} t{d.termination_index}"
+    got = pair(doc.structure_id, d.bulk_reference_id)
+    if bulk is None or got is None or not d.area_A2:
+        return f"surface {label}: slab or bulk result or area missing"
+    values = [
+        surface_energy(r[0].energy, doc.nsites, r[1].energy, bulk.nsites, d.area_A2)
+        * EV_PER_A2_TO_J_PER_M2
+        for r in got
+    ]
+    return compare_property("surface_energy", "J/m²", values[0], values[1], label=label)
+
+
+def _migration(
+    hops: Mapping[int, list[StructureDoc]], pair: Pairer, notes: list[str]
+) -> list[PropertyComparison]:
+    """Barrier of each hop whose images (endpoints included) all have results."""
+    rows: list[PropertyComparison] = []
+    for hop, images in sorted(hops.items()):
+        images.sort(key=lambda doc: _mig(doc).image_index)
+        n_expected = _mig(images[0]).n_images + 2
+        got = pair(*(doc.structure_id for doc in images))
+        if got is None or len(images) != n_expected:
+            notes.append(f"migration hop {hop}: {len(images)} of {n_expected} images with results")
+            continue
+        values = [migration_barrier([r.energy for r in side]) for side in got]
+        rows.append(
+            compare_property("migration_barrier", "eV", values[0], values[1], label=f"hop {hop}")
+        )
+    return rows
 
 
 def _mixing(
