@@ -15,7 +15,8 @@ from rich.table import Table
 from pesbench.cli.console import console
 from pesbench.errors import PesbenchError
 from pesbench.schemas.structure import CATEGORIES, StructureDoc
-from pesbench.structures.io import DEFAULT_MIN_DISTANCE, load_structures
+from pesbench.structures.common import GeneratorParams
+from pesbench.structures.io import DEFAULT_MIN_DISTANCE, LoadedStructure, load_structures
 from pesbench.structures.registry import generate as run_generator
 from pesbench.structures.registry import resolve_params
 
@@ -94,24 +95,7 @@ def generate(
     summary: list[dict[str, Any]] = [{"source": e.path, "error": e.message} for e in loaded.errors]
     docs: dict[str, StructureDoc] = {}
     for item in loaded.structures:
-        try:
-            result = run_generator(item.structure, category, params, source=item.path)
-        except PesbenchError as exc:
-            summary.append({"source": item.path, "error": f"{item.path}: {exc}"})
-            continue
-        for doc in result.structures:
-            if doc.structure_id not in docs:
-                docs[doc.structure_id] = doc
-                write_structure(doc, folder, fmt)
-        summary.append(
-            {
-                "source": item.path,
-                "parent_id": result.parent_id,
-                "n_structures": len(result.structures),
-                "roles": _count([d.role for d in result.structures]),
-                "skipped": [s.model_dump() for s in result.skipped],
-            }
-        )
+        summary.append(_generate_one(item, category, params, folder, fmt, docs))
     (out / "documents.json").write_text(
         json.dumps([d.model_dump(mode="json") for d in docs.values()], indent=1)
     )
@@ -131,6 +115,35 @@ def generate(
         raise PesbenchError(f"no structure generated; first problem: {errors[0]['error']}")
     if errors:
         raise typer.Exit(1)
+
+
+def _generate_one(
+    item: LoadedStructure,
+    category: str,
+    params: GeneratorParams,
+    folder: Path,
+    fmt: str,
+    docs: dict[str, StructureDoc],
+) -> dict[str, Any]:
+    """Generate from one bulk, write each new structure into ``folder`` and ``docs``.
+
+    Returns the input's summary row: its counts and skipped structures, or its error.
+    """
+    try:
+        result = run_generator(item.structure, category, params, source=item.path)
+    except PesbenchError as exc:
+        return {"source": item.path, "error": f"{item.path}: {exc}"}
+    for doc in result.structures:
+        if doc.structure_id not in docs:
+            docs[doc.structure_id] = doc
+            write_structure(doc, folder, fmt)
+    return {
+        "source": item.path,
+        "parent_id": result.parent_id,
+        "n_structures": len(result.structures),
+        "roles": _count([d.role for d in result.structures]),
+        "skipped": [s.model_dump() for s in result.skipped],
+    }
 
 
 def _count(roles: list[str]) -> dict[str, int]:

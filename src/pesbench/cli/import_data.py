@@ -36,7 +36,7 @@ from pesbench.importers import (
 )
 from pesbench.importers.json_records import STRESS_UNITS
 from pesbench.importers.record import functional_name
-from pesbench.settings import get_settings
+from pesbench.settings import PesbenchSettings, get_settings
 
 __all__ = ["import_data"]
 
@@ -122,6 +122,8 @@ def import_data(
     stopped when run again with the same arguments; a path already imported is skipped.
     A path imported into the dataset with other options (functional, stress unit,
     category, tags, format, keys) is refused: --replace redoes it with the new ones.
+
+    Long because typer declares each of the command's thirteen options in its signature.
     """
     if functional is not None:
         try:
@@ -153,30 +155,44 @@ def import_data(
     settings = get_settings()
     results: list[ImportResult] = []
     for path in paths:
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=_err,
-            transient=True,
-        ) as bar:
-            task = bar.add_task(path.name, total=None)
-
-            def advance(done: int, bar: Progress = bar, task: TaskID = task) -> None:
-                bar.update(task, completed=done)
-
-            try:
-                result = import_path(path, options, settings, progress=advance, replace=replace)
-            except RecordError as exc:
-                raise PesbenchError(str(exc)) from None
+        result = _import_one(path, options, settings, replace)
         results.append(result)
         _report_bad(result)
     if as_json:
         payload = [vars(r) for r in results]
         console.print(json.dumps(payload, indent=1), markup=False, highlight=False)
         return
-    table = Table(title=f"import into dataset {dataset!r}" + (f" {version}" if version else ""))
+    _print_table(results, f"import into dataset {dataset!r}" + (f" {version}" if version else ""))
+    if not any(r.stored for r in results):
+        raise PesbenchError("nothing was imported: every record was bad (see above)")
+
+
+def _import_one(
+    path: Path, options: ImportOptions, settings: PesbenchSettings, replace: bool
+) -> ImportResult:
+    """Import one path with a progress bar on stderr (records done so far)."""
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=_err,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(path.name, total=None)
+
+        def advance(done: int, bar: Progress = bar, task: TaskID = task) -> None:
+            bar.update(task, completed=done)
+
+        try:
+            return import_path(path, options, settings, progress=advance, replace=replace)
+        except RecordError as exc:
+            raise PesbenchError(str(exc)) from None
+
+
+def _print_table(results: list[ImportResult], title: str) -> None:
+    """What each path did: records read, stored, failed, duplicates, bad; resumed or done."""
+    table = Table(title=title)
     for column in ("path", "format", "records", "stored", "failed", "duplicates", "bad", "note"):
         table.add_column(column, overflow="fold")
     for r in results:
@@ -190,8 +206,6 @@ def import_data(
             note,
         )
     console.print(table)
-    if not any(r.stored for r in results):
-        raise PesbenchError("nothing was imported: every record was bad (see above)")
 
 
 def _report_bad(result: ImportResult) -> None:

@@ -12,7 +12,8 @@ from rich.table import Table
 
 from pesbench.cli.console import console
 from pesbench.errors import PesbenchError
-from pesbench.mlip import load_model
+from pesbench.mlip import Predictions, load_model
+from pesbench.schemas.prediction import PredictionDoc
 from pesbench.structures.io import DEFAULT_MIN_DISTANCE, load_structures
 
 __all__ = ["predict"]
@@ -55,38 +56,48 @@ def predict(
     preds = predictor.predict(structures, atom_budget=atom_budget)
     docs = preds.to_docs(structures)
     if as_json:
-        keys = {"structure_id", "n_atoms", "status", "failure_reason", "energy"}
-        keys |= {"energy_per_atom", "forces", "stress"}
-        rows = [
-            {"file": str(path), **doc.model_dump(mode="json", include=keys)}
-            for path, doc in zip(files, docs, strict=True)
-        ]
-        payload = {"model": preds.model.model_dump(mode="json"), "device": preds.device}
-        typer.echo(json.dumps({**payload, "predictions": rows}, indent=2))
+        _print_json(files, preds, docs)
     else:
-        table = Table(title=f"{model} on {preds.device} (checksum {preds.model.checksum})")
-        table.add_column("file", overflow="fold")
-        for column in ("atoms", "energy (eV)", "eV/atom", "max |F| (eV/Å)", "p (GPa)"):
-            table.add_column(column)
-        for path, doc in zip(files, docs, strict=True):
-            if doc.status == "failed":
-                table.add_row(str(path), str(doc.n_atoms), "failed (below)")
-                continue
-            fmax = max(abs(x) for row in doc.forces or [] for x in row)
-            pressure = -sum((doc.stress or [[0.0] * 3] * 3)[i][i] for i in range(3)) / 3
-            table.add_row(
-                str(path),
-                str(doc.n_atoms),
-                f"{doc.energy:.4f}",
-                f"{doc.energy_per_atom:.4f}",
-                f"{fmax:.4f}",
-                f"{pressure:.3f}",
-            )
-        console.print(table)
-        for path, doc in zip(files, docs, strict=True):
-            if doc.status == "failed":
-                console.print(
-                    f"[red]failed[/] {escape(str(path))}: {escape(doc.failure_reason or '')}"
-                )
+        _print_table(files, model, preds, docs)
     if preds.n_failed == len(structures):
         raise typer.Exit(1)
+
+
+def _print_json(files: list[Path], preds: Predictions, docs: list[PredictionDoc]) -> None:
+    """The predictions as JSON: the model, the device and one row per file."""
+    keys = {"structure_id", "n_atoms", "status", "failure_reason", "energy"}
+    keys |= {"energy_per_atom", "forces", "stress"}
+    rows = [
+        {"file": str(path), **doc.model_dump(mode="json", include=keys)}
+        for path, doc in zip(files, docs, strict=True)
+    ]
+    payload = {"model": preds.model.model_dump(mode="json"), "device": preds.device}
+    typer.echo(json.dumps({**payload, "predictions": rows}, indent=2))
+
+
+def _print_table(
+    files: list[Path], model: str, preds: Predictions, docs: list[PredictionDoc]
+) -> None:
+    """The predictions as a table, then one line per failed structure with its reason."""
+    table = Table(title=f"{model} on {preds.device} (checksum {preds.model.checksum})")
+    table.add_column("file", overflow="fold")
+    for column in ("atoms", "energy (eV)", "eV/atom", "max |F| (eV/Å)", "p (GPa)"):
+        table.add_column(column)
+    for path, doc in zip(files, docs, strict=True):
+        if doc.status == "failed":
+            table.add_row(str(path), str(doc.n_atoms), "failed (below)")
+            continue
+        fmax = max(abs(x) for row in doc.forces or [] for x in row)
+        pressure = -sum((doc.stress or [[0.0] * 3] * 3)[i][i] for i in range(3)) / 3
+        table.add_row(
+            str(path),
+            str(doc.n_atoms),
+            f"{doc.energy:.4f}",
+            f"{doc.energy_per_atom:.4f}",
+            f"{fmax:.4f}",
+            f"{pressure:.3f}",
+        )
+    console.print(table)
+    for path, doc in zip(files, docs, strict=True):
+        if doc.status == "failed":
+            console.print(f"[red]failed[/] {escape(str(path))}: {escape(doc.failure_reason or '')}")
