@@ -189,6 +189,9 @@ def gpaw_inputs(
     ------
     ValueError
         For an unknown level of theory or override key.
+
+    Long because GPAW's parameters and the hashed ``input_settings`` they encode are laid out
+    side by side, so that each parameter can be checked against its record.
     """
     if functional not in XC:
         raise ValueError(f"GPAW cannot run {functional!r}; it runs {', '.join(XC)}")
@@ -204,20 +207,7 @@ def gpaw_inputs(
     convergence = {**DEFAULT_CONVERGENCE, **overrides.get("convergence", {})}
     maxiter = int(overrides.get("maxiter", DEFAULT_MAXITER))
 
-    # spin_polarized (engine-agnostic) absent: spin follows the elements, as before
-    open_shell = bool(overrides["spin_polarized"]) if "spin_polarized" in overrides else None
-    if open_shell is not None and bool(overrides.get("spinpol", open_shell)) != open_shell:
-        raise ValueError("overrides spin_polarized and spinpol disagree")
-    magmoms = overrides.get("magmoms", initial_magmoms(structure, open_shell=bool(open_shell)))
-    spinpol = bool(
-        overrides.get("spinpol", magmoms is not None if open_shell is None else open_shell)
-    )
-    if not spinpol:
-        magmoms = None
-    elif magmoms is None:
-        magmoms = [0.0] * len(structure)
-    if magmoms is not None and len(magmoms) != len(structure):
-        raise ValueError(f"{len(magmoms)} magmoms for {len(structure)} sites")
+    spinpol, magmoms = _spin(structure, overrides)
 
     u_values = (
         {str(el): float(u) for el, u in overrides["hubbard_u"].items()}
@@ -255,6 +245,27 @@ def gpaw_inputs(
         "convergence": convergence,
     }
     return {"parameters": parameters, "magmoms": magmoms, "input_settings": input_settings}
+
+
+def _spin(structure: Structure, overrides: dict[str, Any]) -> tuple[bool, list[float] | None]:
+    """``spinpol`` and the initial moments per site (None when not spin-polarised).
+
+    ``spin_polarized`` (engine-agnostic) absent: spin follows the elements.
+    """
+    open_shell = bool(overrides["spin_polarized"]) if "spin_polarized" in overrides else None
+    if open_shell is not None and bool(overrides.get("spinpol", open_shell)) != open_shell:
+        raise ValueError("overrides spin_polarized and spinpol disagree")
+    magmoms = overrides.get("magmoms", initial_magmoms(structure, open_shell=bool(open_shell)))
+    spinpol = bool(
+        overrides.get("spinpol", magmoms is not None if open_shell is None else open_shell)
+    )
+    if not spinpol:
+        magmoms = None
+    elif magmoms is None:
+        magmoms = [0.0] * len(structure)
+    if magmoms is not None and len(magmoms) != len(structure):
+        raise ValueError(f"{len(magmoms)} magmoms for {len(structure)} sites")
+    return spinpol, magmoms
 
 
 def _symbols(structure: Structure) -> set[str]:
