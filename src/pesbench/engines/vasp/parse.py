@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from atomate2.utils.path import get_uri
 from pymatgen.core import Structure
-from pymatgen.io.vasp import Poscar
+from pymatgen.io.vasp import Poscar, Vasprun
 
 from pesbench.engines.vasp.files import (
     NotAVaspRunError,
@@ -141,6 +141,13 @@ def parse_run_dir(
     except Exception as exc:  # truncated or corrupt XML: the run crashed
         reason = f"crashed: {vasprun_path.name} unreadable ({type(exc).__name__})"
         return _failed_from_files(folder, files, reason, **common)
+    return _doc_from_vasprun(run, vasprun_path, files, common)
+
+
+def _doc_from_vasprun(
+    run: Vasprun, vasprun_path: Path, files: Path, common: dict[str, Any]
+) -> ReferenceDoc:
+    """The document of a readable vasprun: its last ionic step, failed if not converged."""
     incar = dict(run.incar)
     functional, warning = functional_from_incar(incar)
     structure = run.final_structure

@@ -72,6 +72,22 @@ def _step_energy(step: dict[str, Any]) -> float:
     return energy
 
 
+def _ionic_step(step: dict[str, Any], nelm: int) -> IonicStep:
+    """One of pymatgen's ``Vasprun.ionic_steps`` in pesbench's units."""
+    stress = step.get("stress")
+    return IonicStep(
+        structure=step["structure"],
+        energy=_step_energy(step),
+        forces=np.asarray(step["forces"], dtype=float).tolist()
+        if step.get("forces") is not None
+        else None,
+        stress=(KBAR_TO_GPA * np.asarray(stress, dtype=float)).tolist()
+        if stress is not None
+        else None,
+        converged_electronic=len(step.get("electronic_steps") or []) < nelm,
+    )
+
+
 def parse_ionic_steps(folder: Path, vasprun: Path | None = None) -> VaspSteps:
     """Every ionic step of one VASP run in ``folder`` (relaxation or MD frames).
 
@@ -114,22 +130,7 @@ def parse_ionic_steps(folder: Path, vasprun: Path | None = None) -> VaspSteps:
     kpoints = None if "KSPACING" in incar else run.kpoints
     nelm = _int(run.parameters.get("NELM", incar.get("NELM", 60)))
     static = _is_static(incar)
-    steps = []
-    for step in run.ionic_steps:
-        stress = step.get("stress")
-        steps.append(
-            IonicStep(
-                structure=step["structure"],
-                energy=_step_energy(step),
-                forces=np.asarray(step["forces"], dtype=float).tolist()
-                if step.get("forces") is not None
-                else None,
-                stress=(KBAR_TO_GPA * np.asarray(stress, dtype=float)).tolist()
-                if stress is not None
-                else None,
-                converged_electronic=len(step.get("electronic_steps") or []) < nelm,
-            )
-        )
+    steps = [_ionic_step(step, nelm) for step in run.ionic_steps]
     _, magmoms = _wall_time_and_magmoms(files, len(run.final_structure), vasprun_path)
     return VaspSteps(
         folder=folder,
