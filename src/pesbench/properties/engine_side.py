@@ -17,10 +17,7 @@ from pesbench.properties.side import Side, outcome_to_doc
 from pesbench.relax import RelaxOutcome
 from pesbench.schemas.base import Functional
 from pesbench.schemas.reference import hash_inputs
-from pesbench.schemas.relaxation import (
-    RelaxationDoc,
-    RelaxSettings,
-)
+from pesbench.schemas.relaxation import RelaxationDoc, RelaxSettings
 
 __all__ = ["EngineSide"]
 

@@ -18,10 +18,7 @@ from pesbench.analysis.conventions import raw_energy
 from pesbench.mlip.base import EV_PER_A3_TO_GPA, Predictor
 from pesbench.properties.side import Side, outcome_to_doc
 from pesbench.relax import RelaxOutcome, relax_atoms, relax_many
-from pesbench.schemas.relaxation import (
-    RelaxationDoc,
-    RelaxSettings,
-)
+from pesbench.schemas.relaxation import RelaxationDoc, RelaxSettings
 
 __all__ = ["ModelSide", "PredictorCalculator", "predict_ase"]
 

@@ -16,11 +16,7 @@ from pymatgen.core import Structure
 from pesbench.analysis.category import Result, category_properties
 from pesbench.analysis.metrics import error_stats, stack_components
 from pesbench.analysis.softening import fit_softening, one_point_correction
-from pesbench.schemas.comparison import (
-    MaterialComparisonDoc,
-    PropertyRow,
-    material_comparison_id,
-)
+from pesbench.schemas.comparison import MaterialComparisonDoc, PropertyRow, material_comparison_id
 from pesbench.schemas.ids import site_order
 from pesbench.schemas.structure import StructureDoc
 from pesbench.stores.builder_common import _CountingBuilder, _stamp

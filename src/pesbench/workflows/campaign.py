@@ -60,11 +60,7 @@ from pesbench.workflows.planning import (
     _plan_references,
     _worker_config,
 )
-from pesbench.workflows.records import (
-    finish_campaign,
-    record_run,
-    store_structures,
-)
+from pesbench.workflows.records import finish_campaign, record_run, store_structures
 from pesbench.workflows.spec import CampaignSpec, DFTSpec
 
 __all__ = ["CampaignFlowMaker", "build_campaign_flow", "plan_campaign"]

@@ -26,11 +26,7 @@ from pesbench.settings import PesbenchSettings
 from pesbench.stores.connection import open_collection
 from pesbench.structures.io import load_structure
 from pesbench.workflows.fireworks import DFT_CATEGORY, MLIP_CATEGORY
-from pesbench.workflows.records import (
-    as_doc,
-    join_campaign,
-    stored_ids,
-)
+from pesbench.workflows.records import as_doc, join_campaign, stored_ids
 from pesbench.workflows.spec import CampaignSpec, Resources, SpecError
 
 __all__: list[str] = []

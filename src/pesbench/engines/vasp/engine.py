@@ -18,12 +18,7 @@ from pymatgen.io.vasp import Poscar
 from pymatgen.io.vasp.inputs import VaspInput
 
 from pesbench.engines.vasp import run
-from pesbench.engines.vasp.files import (
-    NotAVaspRunError,
-    _files_dir,
-    _run_suffix,
-    vasprun_files,
-)
+from pesbench.engines.vasp.files import NotAVaspRunError, _files_dir, _run_suffix, vasprun_files
 from pesbench.engines.vasp.parse import parse_run_dir
 from pesbench.engines.vasp.physics import functional_from_incar, physics_settings
 from pesbench.engines.vasp.presets import DEFAULT_PRESET, input_set_generator
