@@ -250,18 +250,25 @@ def to_reference(
         converged_ionic=frame.converged_ionic,
         campaign=campaign,
         tags=list(tags or []),
-        provenance=ImportProvenance(
-            dataset=dataset.name,
-            dataset_version=dataset.version,
-            source_file=source_file,
-            source_format=source_format,
-            frame_index=frame.index,
-            frame_id=frame.frame_id,
-            material_id=frame.material_id,
-            run_id=frame.run_id,
-            ionic_step=frame.ionic_step,
-            category=frame.category or category,
-            source_settings=frame.source_settings,
-        ),
+        provenance=_provenance(frame, dataset, source_file, source_format, category),
     )
     return ReferenceDoc(**fields)
+
+
+def _provenance(
+    frame: Frame, dataset: DatasetId, source_file: str, source_format: str, category: str
+) -> ImportProvenance:
+    """Where an imported frame came from: dataset, file, format and the frame's own ids."""
+    return ImportProvenance(
+        dataset=dataset.name,
+        dataset_version=dataset.version,
+        source_file=source_file,
+        source_format=source_format,
+        frame_index=frame.index,
+        frame_id=frame.frame_id,
+        material_id=frame.material_id,
+        run_id=frame.run_id,
+        ionic_step=frame.ionic_step,
+        category=frame.category or category,
+        source_settings=frame.source_settings,
+    )

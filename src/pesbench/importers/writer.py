@@ -37,7 +37,7 @@ import contextlib
 import hashlib
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,17 +46,19 @@ from typing import Any
 import bson
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from pesbench.errors import PesbenchError
 from pesbench.importers.ase_files import ResultKeys
 from pesbench.importers.formats import open_frames
-from pesbench.importers.record import (
-    BadRecord,
-    DatasetId,
-    RecordError,
-    check_frame,
-    functional_name,
-    to_reference,
+from pesbench.importers.options import (
+    MAX_BAD_LISTED,
+    ImportConflictError,
+    ImportOptions,
+    ImportResult,
+    _describe,
+    _fingerprint,
+    _result,
+    import_identity,
 )
+from pesbench.importers.record import BadRecord, DatasetId, check_frame, to_reference
 from pesbench.schemas.reference import ReferenceDoc
 from pesbench.settings import PesbenchSettings, get_settings
 from pesbench.stores.connection import open_collection
@@ -73,106 +75,8 @@ __all__ = [
 
 IMPORTS_COLLECTION = "imports"
 """One progress record per import (:func:`import_identity`): what it has done."""
-MAX_BAD_LISTED = 1000
-"""Bad records listed (index and reason) in a progress record; the rest are counted."""
 MAX_BSON_BYTES = 16 * 1024 * 1024 - 64 * 1024
 """A reference document above this is reported as bad (GridFS for imports: not yet)."""
-
-
-@dataclass
-class ImportOptions:
-    """What the user states about the data of an import.
-
-    Parameters
-    ----------
-    dataset
-        Name and version: part of every reference's key.
-    functional
-        The functional of the records (needed unless every record states its own).
-    category
-        Category of the comparisons when a record states none.
-    format
-        One of :data:`~pesbench.importers.formats.FORMATS`; None: from the name.
-    stress_unit
-        Unit of ``records`` JSON stresses (see :mod:`pesbench.importers.json_records`).
-    energy_key, forces_key, stress_key
-        Where the ASE formats' labels are (:class:`~pesbench.importers.ase_files.ResultKeys`;
-        None: the calculator's results, else unambiguous ``REF_`` ones).
-    batch_size
-        Records per bulk write and per progress update (not part of the import's
-        identity: it changes nothing stored).
-    """
-
-    dataset: DatasetId
-    functional: str | None = None
-    category: str = "imported"
-    tags: list[str] = field(default_factory=list)
-    format: str | None = None
-    stress_unit: str | None = None
-    energy_key: str | None = None
-    forces_key: str | None = None
-    stress_key: str | None = None
-    batch_size: int = 500
-
-
-@dataclass
-class ImportResult:
-    """What the import of one path did (read back from its progress record)."""
-
-    source: str
-    format: str
-    records: int = 0
-    stored: int = 0
-    failed: int = 0
-    duplicates: int = 0
-    bad: list[dict[str, Any]] = field(default_factory=list)
-    """The first :data:`MAX_BAD_LISTED` bad records: ``{"index", "reason"}``."""
-    n_bad: int = 0
-    resumed_from: int = 0
-    already_done: bool = False
-
-
-class ImportConflictError(PesbenchError):
-    """The path was imported into the dataset before with other options."""
-
-
-def import_identity(options: ImportOptions, fmt: str) -> dict[str, Any]:
-    """The options of an import that change what it stores (``fmt``: the format read).
-
-    The functional by its project name (``pbe`` and ``PBE`` are one import), the tags as
-    a sorted set.
-    """
-    functional = options.functional
-    if functional is not None:
-        with contextlib.suppress(RecordError):  # unknown: every record will say so
-            functional = functional_name(functional)
-    return {
-        "functional": functional,
-        "stress_unit": options.stress_unit,
-        "category": options.category,
-        "tags": sorted(set(options.tags)),
-        "format": fmt,
-        "keys": [options.energy_key, options.forces_key, options.stress_key],
-    }
-
-
-def _describe(identity: dict[str, Any] | None) -> str:
-    if identity is None:
-        return "options not recorded (imported before pesbench recorded them)"
-    return ", ".join(f"{k}={v!r}" for k, v in identity.items())
-
-
-def _fingerprint(path: Path) -> str:
-    """sha256 of a file's bytes, or of a folder's file names and sizes."""
-    digest = hashlib.sha256()
-    if path.is_dir():
-        for item in sorted(p for p in path.rglob("*") if p.is_file()):
-            digest.update(f"{item.relative_to(path)}:{item.stat().st_size};".encode())
-    else:
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()[:16]
 
 
 def _after_batch() -> None:
@@ -229,115 +133,177 @@ def import_path(
     dataset = options.dataset
     identity = import_identity(options, fmt)
     fingerprint = _fingerprint(path)
-    import_id = hashlib.sha256(
-        json.dumps(
-            [dataset.name, dataset.version, str(path), fingerprint, identity], sort_keys=True
-        ).encode()
-    ).hexdigest()[:24]
+    import_id = _import_id(dataset, path, fingerprint, identity)
     this_path = {"dataset": dataset.name, "dataset_version": dataset.version, "source": str(path)}
-    source = {"$regex": f"^{_escape(str(path))}"} if path.is_dir() else str(path)
-    criteria = {
-        "provenance.dataset": dataset.name,
-        "provenance.dataset_version": dataset.version,
-        "provenance.source_file": source,
-    }
+    criteria = _stored_from(dataset, path)
     refs = ReferenceStore(settings)
     with refs, open_collection(IMPORTS_COLLECTION, settings) as imports:
         collection = refs.store._collection
         if replace:
             collection.delete_many(criteria)
             imports.delete_many(this_path)
-        for earlier in imports.find({**this_path, "_id": {"$ne": import_id}}):
-            if earlier.get("complete") and not earlier.get("stored"):
-                imports.delete_one({"_id": earlier["_id"]})  # stored nothing: forgotten
-            elif earlier.get("options") != identity:
-                raise ImportConflictError(
-                    f"{path} was imported into dataset {dataset.name!r}"
-                    + (f" version {dataset.version!r}" if dataset.version else "")
-                    + f" with other options ({_describe(earlier.get('options'))}; now "
-                    f"{_describe(identity)}). Importing it again would keep the earlier "
-                    "references beside or instead of these: rerun with --replace to delete "
-                    "what the earlier import stored and import with the new options."
-                )
-        new = {
-            "dataset": dataset.name,
-            "dataset_version": dataset.version,
-            "source": str(path),
-            "format": fmt,
-            "options": identity,
-            "fingerprint": fingerprint,
-            "done": 0,
-            "bad": [],
-            "complete": False,
-            "started_at": datetime.now(UTC),
-        }
-        # the same import started twice at once: one record (a DuplicateKeyError: the other
-        # run's upsert won the race, its record is there)
-        with contextlib.suppress(DuplicateKeyError):
-            imports.update_one({"_id": import_id}, {"$setOnInsert": new}, upsert=True)
-        record = imports.find_one({"_id": import_id}) or {}
+        _check_earlier(imports, this_path, import_id, identity, path, dataset)
+        new = {**this_path, "format": fmt, "options": identity, "fingerprint": fingerprint}
+        record = _start(imports, import_id, new)
         start = int(record.get("done", 0))
         if record.get("complete"):
             return _result(record, fmt, already_done=True)
-        stamp = refs.store.last_updated_field
-        batch: dict[str, dict[str, Any]] = {}
-        bad: list[dict[str, Any]] = []
-        handled = start
-        counted = start  # the record's ``done`` as this run last saw it
+        batches = _Batches(refs, collection, imports, import_id, counted=start, progress=progress)
+        handled = batches.read(
+            frames, start, options.batch_size, lambda item: _reference(item, path, fmt, options)
+        )
+        return _finish(collection, imports, import_id, criteria, handled, fmt, start)
 
-        def flush(done: int) -> None:
-            nonlocal counted
-            _write(collection, list(batch.values()))
-            while done > counted:  # count [counted, done) unless another run has
-                mine = [b for b in bad if b["index"] >= counted]
-                update: dict[str, Any] = {"$set": {"done": done}}
-                if mine:  # the first MAX_BAD_LISTED listed, all counted
-                    update["$push"] = {"bad": {"$each": mine, "$slice": MAX_BAD_LISTED}}
-                    update["$inc"] = {"n_bad": len(mine)}
-                if imports.update_one({"_id": import_id, "done": counted}, update).matched_count:
-                    counted = done
-                    break
-                now = imports.find_one({"_id": import_id}, {"done": 1}) or {}
-                counted = int(now.get("done", 0))  # another run counted up to there
-            batch.clear()
-            bad.clear()
-            _after_batch()
-            if progress is not None:
-                progress(done)
 
+def _import_id(dataset: DatasetId, path: Path, fingerprint: str, identity: dict[str, Any]) -> str:
+    """The id of an import's progress record: dataset, path, content and options."""
+    return hashlib.sha256(
+        json.dumps(
+            [dataset.name, dataset.version, str(path), fingerprint, identity], sort_keys=True
+        ).encode()
+    ).hexdigest()[:24]
+
+
+def _stored_from(dataset: DatasetId, path: Path) -> dict[str, Any]:
+    """Mongo criteria of the references the dataset holds from ``path`` (or a file in it)."""
+    source = {"$regex": f"^{_escape(str(path))}"} if path.is_dir() else str(path)
+    return {
+        "provenance.dataset": dataset.name,
+        "provenance.dataset_version": dataset.version,
+        "provenance.source_file": source,
+    }
+
+
+def _check_earlier(
+    imports: Any,
+    this_path: dict[str, Any],
+    import_id: str,
+    identity: dict[str, Any],
+    path: Path,
+    dataset: DatasetId,
+) -> None:
+    """Drop earlier imports of the path that stored nothing; refuse one with other options."""
+    for earlier in imports.find({**this_path, "_id": {"$ne": import_id}}):
+        if earlier.get("complete") and not earlier.get("stored"):
+            imports.delete_one({"_id": earlier["_id"]})  # stored nothing: forgotten
+        elif earlier.get("options") != identity:
+            raise ImportConflictError(
+                f"{path} was imported into dataset {dataset.name!r}"
+                + (f" version {dataset.version!r}" if dataset.version else "")
+                + f" with other options ({_describe(earlier.get('options'))}; now "
+                f"{_describe(identity)}). Importing it again would keep the earlier "
+                "references beside or instead of these: rerun with --replace to delete "
+                "what the earlier import stored and import with the new options."
+            )
+
+
+def _start(imports: Any, import_id: str, new: dict[str, Any]) -> dict[str, Any]:
+    """The import's progress record: created with ``new``'s fields, or the existing one."""
+    new = {**new, "done": 0, "bad": [], "complete": False, "started_at": datetime.now(UTC)}
+    # the same import started twice at once: one record (a DuplicateKeyError: the other
+    # run's upsert won the race, its record is there)
+    with contextlib.suppress(DuplicateKeyError):
+        imports.update_one({"_id": import_id}, {"$setOnInsert": new}, upsert=True)
+    return imports.find_one({"_id": import_id}) or {}
+
+
+@dataclass
+class _Batches:
+    """The batch being filled and its bad records; :meth:`flush` writes and counts them.
+
+    ``counted`` is the progress record's ``done`` as this run last saw it.
+    """
+
+    refs: ReferenceStore
+    collection: Any
+    imports: Any
+    import_id: str
+    counted: int
+    progress: Callable[[int], None] | None = None
+    batch: dict[str, dict[str, Any]] = field(default_factory=dict)
+    bad: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def size(self) -> int:
+        """Records in the batch, bad ones included."""
+        return len(self.batch) + len(self.bad)
+
+    def add(self, index: int, doc: ReferenceDoc | str) -> None:
+        """Add record ``index``: its document, or why it is bad (a string)."""
+        if isinstance(doc, str):
+            self.bad.append({"index": index, "reason": doc})
+        elif doc.reference_id not in self.batch:  # the first of a key wins
+            data = self.refs.to_mongo(doc)
+            data[self.refs.store.last_updated_field] = datetime.now(UTC)
+            if doc.n_atoms > 20000 and len(bson.encode(data)) > MAX_BSON_BYTES:
+                self.bad.append({"index": index, "reason": "document over 16 MB"})
+            else:
+                self.batch[doc.reference_id] = data
+
+    def read(
+        self,
+        frames: Iterable[Any],
+        handled: int,
+        batch_size: int,
+        to_doc: Callable[[Any], ReferenceDoc | str],
+    ) -> int:
+        """Add every frame not counted yet, flushing each ``batch_size``; records handled."""
         for item in frames:
             handled = max(handled, item.index + 1)
-            if item.index < counted:  # counted by an earlier run, or by one running now
+            if item.index < self.counted:  # counted by an earlier run, or by one running now
                 continue
-            doc = (
-                item.reason if isinstance(item, BadRecord) else _reference(item, path, fmt, options)
-            )
-            if isinstance(doc, str):
-                bad.append({"index": item.index, "reason": doc})
-            elif doc.reference_id not in batch:  # the first of a key wins
-                data = refs.to_mongo(doc)
-                data[stamp] = datetime.now(UTC)
-                if doc.n_atoms > 20000 and len(bson.encode(data)) > MAX_BSON_BYTES:
-                    bad.append({"index": item.index, "reason": "document over 16 MB"})
-                else:
-                    batch[doc.reference_id] = data
-            if len(batch) + len(bad) >= options.batch_size:
-                flush(handled)
-        flush(handled)
-        stored = collection.count_documents(criteria)
-        failed = collection.count_documents({**criteria, "status": "failed"})
-        record = imports.find_one({"_id": import_id}) or {}
-        n_bad = int(record.get("n_bad", 0))
-        final = {
-            "records": handled,
-            "stored": stored,
-            "failed": failed,
-            "duplicates": handled - n_bad - stored,
-            "complete": True,
-            "finished_at": datetime.now(UTC),
-        }
-        imports.update_one({"_id": import_id}, {"$set": final})
-        return _result({**record, **final}, fmt, resumed_from=start)
+            self.add(item.index, item.reason if isinstance(item, BadRecord) else to_doc(item))
+            if self.size >= batch_size:
+                self.flush(handled)
+        self.flush(handled)
+        return handled
+
+    def flush(self, done: int) -> None:
+        """Write the batch, then count records up to ``done`` unless another run has."""
+        _write(self.collection, list(self.batch.values()))
+        while done > self.counted:  # count [counted, done) unless another run has
+            mine = [b for b in self.bad if b["index"] >= self.counted]
+            update: dict[str, Any] = {"$set": {"done": done}}
+            if mine:  # the first MAX_BAD_LISTED listed, all counted
+                update["$push"] = {"bad": {"$each": mine, "$slice": MAX_BAD_LISTED}}
+                update["$inc"] = {"n_bad": len(mine)}
+            query = {"_id": self.import_id, "done": self.counted}
+            if self.imports.update_one(query, update).matched_count:
+                self.counted = done
+                break
+            now = self.imports.find_one({"_id": self.import_id}, {"done": 1}) or {}
+            self.counted = int(now.get("done", 0))  # another run counted up to there
+        self.batch.clear()
+        self.bad.clear()
+        _after_batch()
+        if self.progress is not None:
+            self.progress(done)
+
+
+def _finish(
+    collection: Any,
+    imports: Any,
+    import_id: str,
+    criteria: dict[str, Any],
+    handled: int,
+    fmt: str,
+    start: int,
+) -> ImportResult:
+    """Mark the import complete with what the database holds of it; its result."""
+    stored = collection.count_documents(criteria)
+    failed = collection.count_documents({**criteria, "status": "failed"})
+    record = imports.find_one({"_id": import_id}) or {}
+    n_bad = int(record.get("n_bad", 0))
+    final = {
+        "records": handled,
+        "stored": stored,
+        "failed": failed,
+        "duplicates": handled - n_bad - stored,
+        "complete": True,
+        "finished_at": datetime.now(UTC),
+    }
+    imports.update_one({"_id": import_id}, {"$set": final})
+    return _result({**record, **final}, fmt, resumed_from=start)
 
 
 def _escape(text: str) -> str:
@@ -361,17 +327,3 @@ def _reference(item: Any, path: Path, fmt: str, options: ImportOptions) -> Refer
         )
     except ValueError as exc:  # RecordError, a pydantic ValidationError
         return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-
-
-def _result(record: dict[str, Any], fmt: str, **extra: Any) -> ImportResult:
-    return ImportResult(
-        source=str(record.get("source", "")),
-        format=str(record.get("format", fmt)),
-        records=int(record.get("records", record.get("done", 0))),
-        stored=int(record.get("stored", 0)),
-        failed=int(record.get("failed", 0)),
-        duplicates=int(record.get("duplicates", 0)),
-        bad=list(record.get("bad", [])),
-        n_bad=int(record.get("n_bad", 0)),
-        **extra,
-    )
