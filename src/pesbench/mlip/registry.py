@@ -16,6 +16,7 @@ from pesbench.mlip.chgnet import load_chgnet
 from pesbench.mlip.ids import (
     CHGNET_VERSIONS,
     MACE_DOWNLOADS,
+    ModelSpec,
     find_local,
     functional_of,
     parse_model_id,
@@ -83,43 +84,60 @@ def load_model(
     settings = settings or get_settings()
     spec = parse_model_id(model_id)
     if spec.scale_fit is not None:
-        fit = load_scale_fit(spec.scale_fit, settings)
-        if parse_model_id(fit.base_model) != parse_model_id(spec.base_id):
-            raise PesbenchError(
-                f"{model_id}: fit {spec.scale_fit} was made for {fit.base_model}, "
-                f"not {spec.base_id}"
-            )
-        inner = load_model(
-            spec.base_id,
+        return _load_scaled(
+            model_id,
+            spec,
+            spec.scale_fit,
+            settings,
             device=device,
             functional=functional,
             calculator_kwargs=calculator_kwargs,
             check=check,
-            settings=settings,
         )
-        # the base model is checked; the correction is a fixed transform of it, which
-        # moves energies away from the known values by design (factor != 1)
-        return ScaledPredictor(inner, fit, spec.model_id)
     if calculator_kwargs and spec.family != "ase":
         raise PesbenchError(f"{model_id}: calculator_kwargs are for ase:<module>.<Class> ids")
     dev = select_device(settings, device)
     set_threads(settings)
     func = functional or functional_of(spec)
-    predictor: Predictor
-    if spec.family == "ase":
-        predictor = load_ase(spec, func, calculator_kwargs or {})
-    else:
-        loaders = {
-            "chgnet": load_chgnet,
-            "mace": load_mace,
-            "matgl": load_matgl,
-            "sevennet": load_sevennet,
-        }
-        loader = loaders[spec.family]
-        predictor = loader(spec, dev, func, settings)
+    predictor = _load_family(spec, dev, func, settings, calculator_kwargs or {})
     if check:
         sanity_check(predictor, expected=predictor.expected_energies)
     return predictor
+
+
+def _load_family(
+    spec: ModelSpec,
+    dev: str,
+    func: Functional,
+    settings: PesbenchSettings,
+    calculator_kwargs: dict[str, Any],
+) -> Predictor:
+    """The model of ``spec``'s family's loader (an ``ase:`` calculator takes its kwargs)."""
+    if spec.family == "ase":
+        return load_ase(spec, func, calculator_kwargs)
+    loaders = {
+        "chgnet": load_chgnet,
+        "mace": load_mace,
+        "matgl": load_matgl,
+        "sevennet": load_sevennet,
+    }
+    loader = loaders[spec.family]
+    return loader(spec, dev, func, settings)
+
+
+def _load_scaled(
+    model_id: str, spec: ModelSpec, scale_fit: str, settings: PesbenchSettings, **base_kwargs: Any
+) -> Predictor:
+    """A ``+scale@`` id: its base model (``base_kwargs`` of :func:`load_model`), corrected."""
+    fit = load_scale_fit(scale_fit, settings)
+    if parse_model_id(fit.base_model) != parse_model_id(spec.base_id):
+        raise PesbenchError(
+            f"{model_id}: fit {scale_fit} was made for {fit.base_model}, not {spec.base_id}"
+        )
+    inner = load_model(spec.base_id, settings=settings, **base_kwargs)
+    # the base model is checked; the correction is a fixed transform of it, which
+    # moves energies away from the known values by design (factor != 1)
+    return ScaledPredictor(inner, fit, spec.model_id)
 
 
 def worker_model(

@@ -133,14 +133,7 @@ def sanity_check(
         assert energy is not None  # no failure: all set
         assert forces is not None
         per_atom = energy / len(cell)
-        worst = float(np.abs(forces).max())
-        if worst > FORCE_TOL:
-            problems.append(
-                f"{name}: force {worst:.2g} eV/Å where symmetry says 0 (limit {FORCE_TOL})"
-            )
-        message = check(name, per_atom)
-        if message:
-            problems.append(f"{name}: {message}")
+        problems += _cell_problems(name, per_atom, forces, check)
         report[name] = per_atom
     if not report and not problems:
         problems.append(f"predicts none of the reference cells ({', '.join(names)})")
@@ -150,6 +143,20 @@ def sanity_check(
             "it is not used: check the model file, or the functional it was trained on"
         )
     return report
+
+
+def _cell_problems(
+    name: str, per_atom: float, forces: np.ndarray, check: Callable[[str, float], str | None]
+) -> list[str]:
+    """What is wrong with one cell's prediction: a force where symmetry says 0, its energy."""
+    problems = []
+    worst = float(np.abs(forces).max())
+    if worst > FORCE_TOL:
+        problems.append(f"{name}: force {worst:.2g} eV/Å where symmetry says 0 (limit {FORCE_TOL})")
+    message = check(name, per_atom)
+    if message:
+        problems.append(f"{name}: {message}")
+    return problems
 
 
 def _energy_rule(
