@@ -22,7 +22,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ase import Atoms
 from ase.calculators.calculator import Calculator, all_changes
@@ -30,7 +30,7 @@ from ase.constraints import FixAtoms
 from ase.filters import FrechetCellFilter
 from ase.optimize.optimize import Optimizer
 
-from pesbench.relax.optimize import OPTIMIZERS, RelaxOutcome, _record
+from pesbench.relax.optimize import OPTIMIZERS, RelaxOutcome, _checked, _record
 
 __all__ = ["Evaluate", "relax_many"]
 
@@ -142,49 +142,67 @@ def relax_many(
         its optimizer steps, plus each evaluation's time split by atoms among the
         structures in it.
     """
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
-    fixed = tuple(sorted(set(int(i) for i in fix_indices)))
-    for atoms in structures:
-        if fixed and max(fixed) >= len(atoms):
-            raise ValueError(f"fixed atom index {max(fixed)} out of range for {len(atoms)} atoms")
-    runs: list[_Run] = []
-    for atoms in structures:
-        start = time.perf_counter()
-        atoms.set_constraint(FixAtoms(indices=list(fixed)) if fixed else None)
-        calc = _HeldResults(evaluate)
-        atoms.calc = calc
-        opt = None
-        if max_steps > 0:
-            target = FrechetCellFilter(atoms) if relax_cell else atoms
-            opt = OPTIMIZERS[optimizer](target, logfile=logfile)
-            opt.fmax = fmax
-            opt.max_steps = max_steps
-        run = _Run(atoms, calc, RelaxOutcome(converged=False, n_steps=0, reason=None), fixed, opt)
-        if opt is not None:
-            opt.attach(run.record, interval=1)
-        run.seconds = time.perf_counter() - start
-        runs.append(run)
-
+    fixed = _checked(optimizer, fix_indices, [len(atoms) for atoms in structures])
+    settings = _Settings(relax_cell, fmax, max_steps, optimizer)
+    runs = [_start(atoms, evaluate, fixed, settings, logfile) for atoms in structures]
     active = _evaluate(runs, evaluate)
     while active:
-        still: list[_Run] = []
-        for run in active:
-            start = time.perf_counter()
-            try:
-                done = run.check()
-                if not done and run.opt is not None and run.opt.nsteps < max_steps:
-                    run.opt.step()
-                    run.opt.nsteps += 1
-                    still.append(run)
-                else:
-                    run.converged = done
-                    _finish(run, relax_cell, fmax, max_steps, optimizer)
-            except EvaluationError as exc:  # an extra single evaluation the model refused
-                _fail(run, str(exc))
-            run.seconds += time.perf_counter() - start
-        active = _evaluate(still, evaluate)
+        active = _evaluate([run for run in active if _advance(run, settings)], evaluate)
     return [run.outcome for run in runs]
+
+
+class _Settings(NamedTuple):
+    """What :func:`relax_many` relaxes every structure with."""
+
+    relax_cell: bool
+    fmax: float
+    max_steps: int
+    optimizer: str
+
+
+def _start(
+    atoms: Atoms,
+    evaluate: Evaluate,
+    fixed: tuple[int, ...],
+    settings: _Settings,
+    logfile: str | None,
+) -> _Run:
+    """One structure's run: its constraint, its batch calculator and its optimizer."""
+    relax_cell, fmax, max_steps, optimizer = settings
+    start = time.perf_counter()
+    atoms.set_constraint(FixAtoms(indices=list(fixed)) if fixed else None)
+    calc = _HeldResults(evaluate)
+    atoms.calc = calc
+    opt = None
+    if max_steps > 0:
+        target = FrechetCellFilter(atoms) if relax_cell else atoms
+        opt = OPTIMIZERS[optimizer](target, logfile=logfile)
+        opt.fmax = fmax
+        opt.max_steps = max_steps
+    run = _Run(atoms, calc, RelaxOutcome(converged=False, n_steps=0, reason=None), fixed, opt)
+    if opt is not None:
+        opt.attach(run.record, interval=1)
+    run.seconds = time.perf_counter() - start
+    return run
+
+
+def _advance(run: _Run, settings: _Settings) -> bool:
+    """After an evaluation: step the optimizer (True: still relaxing) or finish the run."""
+    start = time.perf_counter()
+    still = False
+    try:
+        done = run.check()
+        if not done and run.opt is not None and run.opt.nsteps < settings.max_steps:
+            run.opt.step()
+            run.opt.nsteps += 1
+            still = True
+        else:
+            run.converged = done
+            _finish(run, *settings)
+    except EvaluationError as exc:  # an extra single evaluation the model refused
+        _fail(run, str(exc))
+    run.seconds += time.perf_counter() - start
+    return still
 
 
 def _evaluate(runs: list[_Run], evaluate: Evaluate) -> list[_Run]:

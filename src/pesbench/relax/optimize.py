@@ -10,7 +10,9 @@ the calculator's own results of that step (no extra evaluation).
 
 from __future__ import annotations
 
+import functools
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,6 +68,23 @@ def _record(atoms: Atoms, outcome: RelaxOutcome, fixed: tuple[int, ...]) -> None
     outcome.max_force = _free_max_force(np.asarray(forces), fixed)
 
 
+def _checked(
+    optimizer: str, fix_indices: tuple[int, ...] | list[int], sizes: Iterable[int]
+) -> tuple[int, ...]:
+    """The fixed atoms' indices, sorted, once each.
+
+    Raises ``ValueError`` for an unknown optimizer, or an index past the atoms of a
+    structure (``sizes``: the number of atoms of each).
+    """
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
+    fixed = tuple(sorted(set(int(i) for i in fix_indices)))
+    for n_atoms in sizes:
+        if fixed and max(fixed) >= n_atoms:
+            raise ValueError(f"fixed atom index {max(fixed)} out of range for {n_atoms} atoms")
+    return fixed
+
+
 def relax_atoms(
     atoms: Atoms,
     *,
@@ -101,18 +120,11 @@ def relax_atoms(
     RelaxOutcome
         ``converged`` False with ``reason`` when ``max_steps`` ran out.
     """
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
     start = time.perf_counter()
-    fixed = tuple(sorted(set(int(i) for i in fix_indices)))
-    if fixed and max(fixed) >= len(atoms):
-        raise ValueError(f"fixed atom index {max(fixed)} out of range for {len(atoms)} atoms")
+    fixed = _checked(optimizer, fix_indices, [len(atoms)])
     atoms.set_constraint(FixAtoms(indices=list(fixed)) if fixed else None)
     outcome = RelaxOutcome(converged=False, n_steps=0, reason=None)
-
-    def record() -> None:
-        _record(atoms, outcome, fixed)
-
+    record = functools.partial(_record, atoms, outcome, fixed)
     if max_steps == 0:
         record()
         outcome.converged = True
