@@ -244,24 +244,7 @@ class LocalMongoServer:
                 raise DatabaseError(
                     f"cannot create the database folder {self.dbpath}: {exc}"
                 ) from None
-            last_error = ""
-            attempts = 0
-            while True:
-                if attempts == 0 and previous is not None and port_is_free(previous):
-                    port = previous  # clients holding the old URI reconnect by themselves
-                else:
-                    port = free_port()
-                error = self._launch(mongod, port)
-                if error is None:
-                    break
-                last_error = error
-                attempts += 1
-                if "DBPathInUse" in error and attempts < _LOCK_WAITS:
-                    time.sleep(0.5)  # a killed server may still be exiting, holding its lock
-                    continue
-                if "already in use" in error and attempts < _START_ATTEMPTS:
-                    continue  # the free port was taken before mongod bound it
-                raise DatabaseError(f"mongod failed to start: {last_error}")
+            port = self._launch_retrying(mongod, previous)
             pid = int((self.root / "mongod.pid").read_text().split()[0])
             state = ServerState(
                 pid=pid,
@@ -273,6 +256,30 @@ class LocalMongoServer:
             self.state_file.write_text(json.dumps(state.__dict__, indent=2) + "\n")
             (self.root / "last-port").write_text(f"{port}\n")
             return state, True
+
+    def _launch_retrying(self, mongod: Path, previous: int | None) -> int:
+        """Launch mongod, on the last server's port when it is free; the port it listens on.
+
+        Retries while a killed server still holds the lock, or another process took the port.
+        """
+        last_error = ""
+        attempts = 0
+        while True:
+            if attempts == 0 and previous is not None and port_is_free(previous):
+                port = previous  # clients holding the old URI reconnect by themselves
+            else:
+                port = free_port()
+            error = self._launch(mongod, port)
+            if error is None:
+                return port
+            last_error = error
+            attempts += 1
+            if "DBPathInUse" in error and attempts < _LOCK_WAITS:
+                time.sleep(0.5)  # a killed server may still be exiting, holding its lock
+                continue
+            if "already in use" in error and attempts < _START_ATTEMPTS:
+                continue  # the free port was taken before mongod bound it
+            raise DatabaseError(f"mongod failed to start: {last_error}")
 
     def _last_port(self) -> int | None:
         """The port the last server of this folder listened on (``last-port``), if any."""
