@@ -13,16 +13,18 @@ potentials of the reference phases each document lists.
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 from pydantic import Field
 from pymatgen.core import Element, Structure
 from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+from pymatgen.symmetry.structure import SymmetrizedStructure
 from scipy.spatial import Voronoi
 
 from pesbench.schemas.ids import structure_id
-from pesbench.schemas.structure import DefectDetails
+from pesbench.schemas.structure import DefectDetails, Matrix3
 from pesbench.structures.common import (
     GeneratedStructure,
     Generation,
@@ -156,24 +158,48 @@ def generate_defects(bulk: Structure, params: DefectParams | None = None) -> Gen
     )
     symmetrized = SpacegroupAnalyzer(cell, symprec=params.symprec).get_symmetrized_structure()
     elements = sorted(str(el) for el in cell.composition.elements)
-    signs = _sign(cell)
+    defects = _Defects(m3, pristine_id, result.structures)
+    _site_defects(defects, cell, supercell, symmetrized, params, elements)
+    _interstitials(defects, cell, supercell, params, elements)
+    return result
+
+
+@dataclass
+class _Defects:
+    """The defect structures of one supercell, appended to ``structures`` as they are made."""
+
+    m3: Matrix3
+    pristine_id: str
+    structures: list[GeneratedStructure]
 
     def add(
-        structure: Structure, kind: str, frac: np.ndarray, index: int | None, **kw: object
+        self, structure: Structure, kind: str, frac: np.ndarray, index: int | None, **kw: object
     ) -> None:
+        """Append one defect with its details (``kw``: the details' defect-specific fields)."""
         changed = [kw.get("removed_species"), kw.get("added_species")]
         refs = [elemental_reference_phase(str(el)) for el in changed if el]
         details = DefectDetails(
             defect_type=kind,  # type: ignore[arg-type]
             defect_frac_coords=tuple(float(x) for x in frac),  # type: ignore[arg-type]
             site_index=index,
-            supercell_matrix=m3,
-            pristine_id=pristine_id,
+            supercell_matrix=self.m3,
+            pristine_id=self.pristine_id,
             chemical_potential_references=refs,
             **kw,  # type: ignore[arg-type]
         )
-        result.structures.append(GeneratedStructure(structure, kind, details))
+        self.structures.append(GeneratedStructure(structure, kind, details))
 
+
+def _site_defects(
+    defects: _Defects,
+    cell: Structure,
+    supercell: Structure,
+    symmetrized: SymmetrizedStructure,
+    params: DefectParams,
+    elements: list[str],
+) -> None:
+    """A vacancy and the antisites of each symmetry-distinct site of ``cell``."""
+    signs = _sign(cell)
     classes = [
         (group[0], len(group), wyckoff)
         for group, wyckoff in zip(
@@ -188,7 +214,7 @@ def generate_defects(bulk: Structure, params: DefectParams | None = None) -> Gen
         if params.vacancies:
             vacancy = supercell.copy()
             vacancy.remove_sites([sc_index])
-            add(vacancy, "vacancy", frac, None, removed_species=specie, **common)
+            defects.add(vacancy, "vacancy", frac, None, removed_species=specie, **common)
         for other in elements:
             if other == specie or params.antisites == "none":
                 continue
@@ -196,7 +222,7 @@ def generate_defects(bulk: Structure, params: DefectParams | None = None) -> Gen
                 continue
             antisite = supercell.copy()
             antisite.replace(sc_index, other)
-            add(
+            defects.add(
                 antisite,
                 "antisite",
                 frac,
@@ -205,6 +231,16 @@ def generate_defects(bulk: Structure, params: DefectParams | None = None) -> Gen
                 added_species=other,
                 **common,
             )
+
+
+def _interstitials(
+    defects: _Defects,
+    cell: Structure,
+    supercell: Structure,
+    params: DefectParams,
+    elements: list[str],
+) -> None:
+    """One interstitial of each species at each interstitial site of ``cell``."""
     species = params.interstitial_species or elements
     for el in species:
         if not Element.is_valid_symbol(el):
@@ -215,7 +251,7 @@ def generate_defects(bulk: Structure, params: DefectParams | None = None) -> Gen
         for el in species:
             inter = supercell.copy()
             inter.append(el, frac)
-            add(
+            defects.add(
                 inter,
                 "interstitial",
                 frac,
@@ -223,4 +259,3 @@ def generate_defects(bulk: Structure, params: DefectParams | None = None) -> Gen
                 added_species=el,
                 multiplicity=multiplicity,
             )
-    return result

@@ -30,7 +30,7 @@ from pymatgen.analysis.structure_matcher import StructureMatcher
 from pymatgen.core import Lattice, Structure
 from pymatgen.io.ase import AseAtomsAdaptor
 
-from pesbench.schemas.structure import HighEnergyDetails
+from pesbench.schemas.structure import HighEnergyDetails, Matrix3
 from pesbench.structures.common import (
     GeneratedStructure,
     Generation,
@@ -166,6 +166,21 @@ def generate_high_energy(
     m3 = matrix3(matrix)
     rng = np.random.default_rng(params.seed)
     result = Generation()
+    _rattled(result, supercell, params, rng, m3)
+    _strained(result, bulk, params)
+    if params.md_snapshots:
+        _md_snapshots(result, supercell, params, rng, m3, calculator)
+    return result
+
+
+def _rattled(
+    result: Generation,
+    supercell: Structure,
+    params: HighEnergyParams,
+    rng: np.random.Generator,
+    m3: Matrix3,
+) -> None:
+    """``n_rattled`` copies of the supercell at each of ``sigmas_A`` (Gaussian, Å)."""
     common: dict[str, Any] = {"supercell_matrix": m3}
     sample = 0
     for sigma in params.sigmas_A:
@@ -179,6 +194,10 @@ def generate_high_energy(
             )
             result.structures.append(GeneratedStructure(rattled, "rattled", details))
             sample += 1
+
+
+def _strained(result: Generation, bulk: Structure, params: HighEnergyParams) -> None:
+    """The bulk strained along each axis and isotropically, symmetry twins skipped."""
     matcher = StructureMatcher(
         ltol=0.005, stol=0.01, angle_tol=0.2, scale=False, primitive_cell=False
     )
@@ -202,21 +221,31 @@ def generate_high_energy(
             )
             result.structures.append(GeneratedStructure(cell, "strained", details))
             sample += 1
-    if params.md_snapshots:
-        if calculator is None:
-            calculator = md_calculator(params.md_model)
-            model = params.md_model
-        else:
-            model = type(calculator).__name__
-        for index, (step, frame) in enumerate(_run_md(supercell, params, calculator, rng)):
-            details = HighEnergyDetails(
-                mode="md_snapshot",
-                sample_index=index,
-                temperature_K=params.temperature_K,
-                md_step=step,
-                timestep_fs=params.timestep_fs,
-                md_model=model,
-                **common,
-            )
-            result.structures.append(GeneratedStructure(frame, "md_snapshot", details))
-    return result
+
+
+def _md_snapshots(
+    result: Generation,
+    supercell: Structure,
+    params: HighEnergyParams,
+    rng: np.random.Generator,
+    m3: Matrix3,
+    calculator: Calculator | None,
+) -> None:
+    """Snapshots of an MD run of the supercell (``calculator``, else ``params.md_model``)."""
+    common: dict[str, Any] = {"supercell_matrix": m3}
+    if calculator is None:
+        calculator = md_calculator(params.md_model)
+        model = params.md_model
+    else:
+        model = type(calculator).__name__
+    for index, (step, frame) in enumerate(_run_md(supercell, params, calculator, rng)):
+        details = HighEnergyDetails(
+            mode="md_snapshot",
+            sample_index=index,
+            temperature_K=params.temperature_K,
+            md_step=step,
+            timestep_fs=params.timestep_fs,
+            md_model=model,
+            **common,
+        )
+        result.structures.append(GeneratedStructure(frame, "md_snapshot", details))

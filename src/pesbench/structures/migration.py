@@ -109,6 +109,31 @@ def _default_ion(structure: Structure) -> str:
     return str(min(structure.composition.elements, key=lambda el: (el.X, el.Z)))
 
 
+def _hop_frames(
+    supercell: Structure, ion: str, start: np.ndarray, end: np.ndarray, params: MigrationParams
+) -> list[Structure]:
+    """The ion's path from ``start`` to ``end`` (Cartesian, Å) through the emptied supercell.
+
+    Both sites are vacated and the ion placed at ``n_images + 2`` points, linear or
+    IDPP-interpolated (``params.interpolation``).
+    """
+    n_total = params.n_images + 2
+    host = supercell.copy()
+    host.remove_sites(sorted([find_site(supercell, start), find_site(supercell, end)]))
+    frames = []
+    for k in range(n_total):
+        frame = host.copy()
+        frame.append(ion, start + (end - start) * k / (n_total - 1), coords_are_cartesian=True)
+        frames.append(frame)
+    if params.interpolation == "idpp":
+        images = [AseAtomsAdaptor.get_atoms(frame) for frame in frames]
+        with warnings.catch_warnings():  # ASE's note on its NEB tangent default
+            warnings.simplefilter("ignore", UserWarning)
+            idpp_interpolate(images, traj=None, log=None, mic=True)
+        frames = [AseAtomsAdaptor.get_structure(atoms) for atoms in images]
+    return frames
+
+
 def generate_migration(bulk: Structure, params: MigrationParams | None = None) -> Generation:
     """Endpoints and images of each symmetry-distinct vacancy hop of the mobile ion.
 
@@ -140,19 +165,7 @@ def generate_migration(bulk: Structure, params: MigrationParams | None = None) -
     for hop_index, (start_frac, end_frac) in enumerate(distinct_hops(cell, ion, params)):
         start = cell.lattice.get_cartesian_coords(start_frac)
         end = cell.lattice.get_cartesian_coords(end_frac)
-        host = supercell.copy()
-        host.remove_sites(sorted([find_site(supercell, start), find_site(supercell, end)]))
-        frames = []
-        for k in range(n_total):
-            frame = host.copy()
-            frame.append(ion, start + (end - start) * k / (n_total - 1), coords_are_cartesian=True)
-            frames.append(frame)
-        if params.interpolation == "idpp":
-            images = [AseAtomsAdaptor.get_atoms(frame) for frame in frames]
-            with warnings.catch_warnings():  # ASE's note on its NEB tangent default
-                warnings.simplefilter("ignore", UserWarning)
-                idpp_interpolate(images, traj=None, log=None, mic=True)
-            frames = [AseAtomsAdaptor.get_structure(atoms) for atoms in images]
+        frames = _hop_frames(supercell, ion, start, end, params)
         start_sc = tuple(float(x) for x in supercell.lattice.get_fractional_coords(start))
         end_sc = tuple(float(x) for x in supercell.lattice.get_fractional_coords(end))
         for k, frame in enumerate(frames):

@@ -87,6 +87,31 @@ def rebuild_phonopy(details: PhononDetails) -> Phonopy:
     return phonon
 
 
+def _displaced_phonopy(
+    bulk: Structure, params: PhononParams
+) -> tuple[Structure, list[list[int]], Phonopy]:
+    """The unit cell given to phonopy, the supercell matrix, and phonopy with its displacements."""
+    unitcell = clean_structure(bulk)
+    if params.supercell_matrix is None:
+        unitcell, _, matrix = standard_supercell(
+            unitcell,
+            params.min_length_A,
+            params.max_atoms,
+            params.cell_symprec,
+            what="phonon supercell",
+        )
+    else:
+        matrix = params.supercell_matrix
+    phonon = Phonopy(
+        get_phonopy_structure(unitcell),
+        supercell_matrix=np.array(matrix),
+        primitive_matrix="auto",
+        symprec=params.symprec,
+    )
+    phonon.generate_displacements(distance=params.distance_A, is_plusminus=params.is_plusminus)
+    return unitcell, matrix, phonon
+
+
 def generate_phonon_displacements(
     bulk: Structure, params: PhononParams | None = None
 ) -> Generation:
@@ -107,24 +132,7 @@ def generate_phonon_displacements(
         Role ``perfect_supercell`` first, then ``displaced`` in dataset order.
     """
     params = params or PhononParams()
-    unitcell = clean_structure(bulk)
-    if params.supercell_matrix is None:
-        unitcell, _, matrix = standard_supercell(
-            unitcell,
-            params.min_length_A,
-            params.max_atoms,
-            params.cell_symprec,
-            what="phonon supercell",
-        )
-    else:
-        matrix = params.supercell_matrix
-    phonon = Phonopy(
-        get_phonopy_structure(unitcell),
-        supercell_matrix=np.array(matrix),
-        primitive_matrix="auto",
-        symprec=params.symprec,
-    )
-    phonon.generate_displacements(distance=params.distance_A, is_plusminus=params.is_plusminus)
+    unitcell, matrix, phonon = _displaced_phonopy(bulk, params)
     perfect = clean_structure(get_pmg_structure(phonon.supercell))
     dataset = _dataset_to_json(cast(dict[str, Any], phonon.dataset))
     primitive_matrix = np.asarray(phonon.primitive_matrix, dtype=float)

@@ -98,6 +98,23 @@ def resolve_params(category: str, overrides: Mapping[str, Any] | None = None) ->
         ) from None
 
 
+def _params_of(
+    generator: CategoryGenerator,
+    category: str,
+    parameters: Mapping[str, Any] | GeneratorParams | None,
+) -> GeneratorParams:
+    """The category's parameters: a complete model checked, else defaults with overrides."""
+    if isinstance(parameters, GeneratorParams):
+        params = parameters
+        if not isinstance(params, generator.params):
+            raise GenerationParameterError(
+                f"{type(params).__name__} are not the parameters of category {category!r}"
+            )
+    else:
+        params = resolve_params(category, parameters)
+    return params
+
+
 def generate(
     bulk: Structure,
     category: str,
@@ -128,14 +145,7 @@ def generate(
     """
     generator = get_generator(category)
     bulk = clean_structure(bulk)
-    if isinstance(parameters, GeneratorParams):
-        params = parameters
-        if not isinstance(params, generator.params):
-            raise GenerationParameterError(
-                f"{type(params).__name__} are not the parameters of category {category!r}"
-            )
-    else:
-        params = resolve_params(category, parameters)
+    params = _params_of(generator, category, parameters)
     if category == "high_energy":
         generation = generator.function(bulk, params, calculator=calculator)
     else:
