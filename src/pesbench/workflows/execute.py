@@ -252,50 +252,85 @@ def _repair_workflow(
         if current is None:  # deleted meanwhile
             return [], stale
         nodes = current["nodes"]  # as it is now, under the lock
-        running = [
-            fw["fw_id"]
-            for fw in launchpad.fireworks.find(
-                {"fw_id": {"$in": nodes}, "state": "RUNNING"}, {"fw_id": 1, "launches": 1}
-            )
-            if fw.get("launches")
-            and launchpad.launches.count_documents(
-                {"launch_id": fw["launches"][-1], "state": {"$in": ["COMPLETED", "FIZZLED"]}}
-            )
-        ]
-        # killed later: the job's own document already ended, the workflow's not rewritten
-        ended = [
-            fw["fw_id"]
-            for fw in launchpad.fireworks.find(
-                {"fw_id": {"$in": nodes}, "state": {"$in": ["COMPLETED", "FIZZLED"]}},
-                {"fw_id": 1},
-            )
-            if current.get("fw_states", {}).get(str(fw["fw_id"])) == "RUNNING"
-        ]
-        if ended:  # back to RUNNING, so that the refresh below applies its action
-            launchpad.fireworks.update_many(
-                {"fw_id": {"$in": ended}}, {"$set": {"state": "RUNNING"}}
-            )
-        running = sorted({*running, *ended})
+        running = _interrupted(launchpad, nodes, current.get("fw_states", {}))
         if not running:
             return [], stale
-        hosts = {  # the Flow uuids that jobs of this workflow belong to
-            host
-            for fw in launchpad.fireworks.find(
-                {"fw_id": {"$in": running}}, {"spec._tasks.job.hosts": 1}
-            )
-            for task in fw.get("spec", {}).get("_tasks", [])
-            for host in task.get("job", {}).get("hosts", [])
-        }
-        if hosts:
-            launchpad.fireworks.delete_many(
-                {"fw_id": {"$nin": nodes}, "spec._tasks.job.hosts": {"$in": sorted(hosts)}}
-            )
+        _delete_orphans(launchpad, nodes, running)
         workflow = launchpad.get_wf_by_fw_id_lzyfw(nodes[0])
         for fw_id in running:
             # FireWorks' _refresh_wf without its own lock (this one is held); private API
             launchpad._update_wf(workflow, workflow.refresh(fw_id))
             workflow = launchpad.get_wf_by_fw_id_lzyfw(nodes[0])
     return running, stale
+
+
+def _interrupted(launchpad: LaunchPad, nodes: list[int], fw_states: dict[str, str]) -> list[int]:
+    """The workflow's jobs whose update a killed worker left half done, set RUNNING.
+
+    A RUNNING job whose last launch ended, and (killed later) a job whose own document
+    ended while the workflow's ``fw_states`` still says RUNNING.
+    """
+    running = [
+        fw["fw_id"]
+        for fw in launchpad.fireworks.find(
+            {"fw_id": {"$in": nodes}, "state": "RUNNING"}, {"fw_id": 1, "launches": 1}
+        )
+        if fw.get("launches")
+        and launchpad.launches.count_documents(
+            {"launch_id": fw["launches"][-1], "state": {"$in": ["COMPLETED", "FIZZLED"]}}
+        )
+    ]
+    # killed later: the job's own document already ended, the workflow's not rewritten
+    ended = [
+        fw["fw_id"]
+        for fw in launchpad.fireworks.find(
+            {"fw_id": {"$in": nodes}, "state": {"$in": ["COMPLETED", "FIZZLED"]}},
+            {"fw_id": 1},
+        )
+        if fw_states.get(str(fw["fw_id"])) == "RUNNING"
+    ]
+    if ended:  # back to RUNNING, so that the refresh applies its action
+        launchpad.fireworks.update_many({"fw_id": {"$in": ended}}, {"$set": {"state": "RUNNING"}})
+    return sorted({*running, *ended})
+
+
+def _delete_orphans(launchpad: LaunchPad, nodes: list[int], running: list[int]) -> None:
+    """Delete the jobs of ``running``'s Flows that were stored but joined no workflow."""
+    hosts = {  # the Flow uuids that jobs of this workflow belong to
+        host
+        for fw in launchpad.fireworks.find(
+            {"fw_id": {"$in": running}}, {"spec._tasks.job.hosts": 1}
+        )
+        for task in fw.get("spec", {}).get("_tasks", [])
+        for host in task.get("job", {}).get("hosts", [])
+    }
+    if hosts:
+        launchpad.fireworks.delete_many(
+            {"fw_id": {"$nin": nodes}, "spec._tasks.job.hosts": {"$in": sorted(hosts)}}
+        )
+
+
+def _rerun_reserved(launchpad: LaunchPad, fw_ids: set[int], lost_after_s: int) -> list[int]:
+    """Rerun the jobs left RESERVED without a launch for ``lost_after_s``; their fw_ids.
+
+    FireWorks checks a job out in two steps: READY -> RESERVED, then a launch is made and
+    the job set RUNNING. A worker killed in between leaves it RESERVED with no launch,
+    which neither detect_lostruns nor detect_unreserved (queue reservations) sees.
+    """
+    rerun = []
+    cutoff = datetime.now(UTC) - timedelta(seconds=lost_after_s)
+    for fw in launchpad.fireworks.find(
+        {
+            "fw_id": {"$in": list(fw_ids)},
+            "state": "RESERVED",
+            "launches": [],
+            "updated_on": {"$lt": cutoff},
+        },
+        {"fw_id": 1},
+    ):
+        launchpad.rerun_fw(fw["fw_id"])
+        rerun.append(fw["fw_id"])
+    return rerun
 
 
 def resume_campaign(
@@ -337,21 +372,7 @@ def resume_campaign(
     fw_ids = set(_campaign_fw_ids(launchpad, name))
     _, lost_fw_ids, _ = launchpad.detect_lostruns(expiration_secs=lost_after_s, fizzle=True)
     lost = sorted(i for i in lost_fw_ids if i in fw_ids)
-    # FireWorks checks a job out in two steps: READY -> RESERVED, then a launch is made and
-    # the job set RUNNING. A worker killed in between leaves it RESERVED with no launch,
-    # which neither detect_lostruns nor detect_unreserved (queue reservations) sees.
-    cutoff = datetime.now(UTC) - timedelta(seconds=lost_after_s)
-    for fw in launchpad.fireworks.find(
-        {
-            "fw_id": {"$in": list(fw_ids)},
-            "state": "RESERVED",
-            "launches": [],
-            "updated_on": {"$lt": cutoff},
-        },
-        {"fw_id": 1},
-    ):
-        launchpad.rerun_fw(fw["fw_id"])
-        lost.append(fw["fw_id"])
+    lost += _rerun_reserved(launchpad, fw_ids, lost_after_s)  # checked out, never launched
     fizzled = sorted(
         fw["fw_id"]
         for fw in launchpad.fireworks.find({"fw_id": {"$in": list(fw_ids)}, "state": "FIZZLED"})
