@@ -87,6 +87,8 @@ def write_worker_files(
         pesbench settings: the same database; queue jobs get ``PESBENCH_CONFIG`` pointing
         to it) hold the database URI, password included (the worker logs in with it): only
         their owner may read them (mode 0600).
+
+    Long because it documents each option of the worker's files, which it passes on.
     """
     if category not in CATEGORIES:
         raise ValueError(f"unknown worker category {category!r}; known: {', '.join(CATEGORIES)}")
@@ -108,6 +110,44 @@ def write_worker_files(
     if scheduler == "none":
         return written
 
+    qadapter_file = _write_qadapter(
+        directory,
+        category,
+        scheduler,
+        (launchpad_file, fworker_file, config_file),
+        queue=queue,
+        account=account,
+        walltime=walltime,
+        nodes=nodes,
+        cores=cores,
+        gpus=gpus,
+        pre_rocket=pre_rocket,
+        rapidfire_timeout_s=rapidfire_timeout_s,
+    )
+    return [*written, qadapter_file]
+
+
+def _write_qadapter(
+    directory: Path,
+    category: str,
+    scheduler: Literal["slurm", "pbs"],
+    files: tuple[Path, Path, Path],
+    *,
+    queue: str | None,
+    account: str | None,
+    walltime: str,
+    nodes: int,
+    cores: int,
+    gpus: int,
+    pre_rocket: str | None,
+    rapidfire_timeout_s: int | None,
+) -> Path:
+    """Write ``my_qadapter.yaml``: the queue job that runs ``rlaunch`` on the other files.
+
+    ``files``: the LaunchPad, FWorker and pesbench settings files; the other arguments as
+    :func:`write_worker_files`'.
+    """
+    launchpad_file, fworker_file, config_file = files
     bin_dir = Path(sys.executable).parent
     mode = ["singleshot"]
     if rapidfire_timeout_s is not None:
@@ -137,5 +177,4 @@ def write_worker_files(
         options["gpus_per_node" if scheduler == "slurm" else "ngpus"] = gpus
     qadapter_file = directory / "my_qadapter.yaml"
     CommonAdapter(q_type=_Q_TYPES[scheduler], **options).to_file(str(qadapter_file))
-    written.append(qadapter_file)
-    return written
+    return qadapter_file
