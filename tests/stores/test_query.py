@@ -162,3 +162,19 @@ def test_cli_query_shows_how_energies_are_referenced(db_settings: PesbenchSettin
     assert "energy_referenced_error" in result.output
     assert "0.0123" in result.output
     assert "energy_per_atom_error" not in result.output  # absolute totals: --output only
+
+
+def test_query_reads_only_the_columns_asked_and_chunks_agree(
+    db_settings: PesbenchSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _insert(db_settings)
+    everything = query_comparisons(db_settings)
+    some = query_comparisons(db_settings, columns=["softening_scale"], functional="PBE")
+    assert set(some.columns) == {
+        "campaign", "material", "category", "model_id", "functional", "softening_scale"
+    }  # fmt: skip
+    full = everything[everything["functional"] == "PBE"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(some, full[list(some.columns)])
+    # built in chunks (here of 3 documents): the same table as in one piece
+    monkeypatch.setattr("pesbench.stores.query.FRAME_CHUNK", 3)
+    pd.testing.assert_frame_equal(query_comparisons(db_settings), everything)

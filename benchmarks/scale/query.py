@@ -1,0 +1,107 @@
+"""Time from query to DataFrame for 10^6 structure-level comparison rows, three ways.
+
+The rows: a real small campaign (``--structures`` EMT-labelled cells imported, predicted
+by EMT x 0.8, compared by the builders), its structure-level comparisons copied under
+other model ids up to ``--rows`` (as ``run.py`` does). Then, alternating the order over
+``--repeats`` rounds, on one private mongod:
+
+- ``before``: what :func:`~pesbench.stores.query.query_comparisons` did before this
+  benchmark (every document into one list of dicts, then one DataFrame);
+- ``full``: :func:`~pesbench.stores.query.query_comparisons` now (DataFrames of 50,000
+  documents at a time, Python's garbage collector paused while they are decoded);
+- ``columns``: the same with ``columns=`` the error columns an analysis reads.
+
+Results: ``results-query.json`` next to this file.
+
+    .venv/bin/python benchmarks/scale/query.py --rows 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pesbench.importers import DatasetId, ImportOptions, import_path
+from pesbench.settings import PesbenchSettings, override_settings
+from pesbench.stores import LocalMongoServer, find_mongod
+from pesbench.stores.builders import build_comparisons, collection_store
+from pesbench.stores.query import _frame, comparison_criteria, query_comparisons
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench_common import machine
+from run import CHEAP_MODEL, _structure_ids, generate, predict, synthetic_rows
+
+ANALYSIS_COLUMNS = [
+    "n_atoms", "energy_per_atom_error", "force_mae", "force_rmse", "force_scale", "stress_mae",
+]  # fmt: skip
+
+
+def _before(settings: PesbenchSettings) -> pd.DataFrame:
+    store = collection_store("comparisons", settings)
+    store.connect()
+    try:
+        docs = list(store.query(comparison_criteria("structure")))
+    finally:
+        store.close()
+    return _frame(docs)
+
+
+VARIANTS = {
+    "before": _before,
+    "full": lambda s: query_comparisons(s, "structure"),
+    "columns": lambda s: query_comparisons(s, "structure", columns=ANALYSIS_COLUMNS),
+}
+
+
+def main() -> None:
+    """Build the rows, time the variants, write the JSON."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--structures", type=int, default=1000)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=Path(__file__).with_name("results-query.json"))
+    args = parser.parse_args()
+    out: dict[str, Any] = {"machine": machine("cpu (no GPU used)"), "args": vars(args)}
+    timings: dict[str, list[float]] = {name: [] for name in VARIANTS}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        generate(folder / "d.extxyz", args.structures, 50)
+        server = LocalMongoServer(folder / "mongod", mongod=find_mongod())
+        state, _ = server.start()
+        try:
+            with override_settings(db_uri=state.uri, db_name="q", data_dir=folder) as settings:
+                import_path(folder / "d.extxyz", ImportOptions(DatasetId("scale"), "PBE"))
+                ids = _structure_ids(settings)
+                predict(CHEAP_MODEL, ids, 1000, calculator_kwargs={"scale": 0.8},
+                        functional="PBE")  # fmt: skip
+                build_comparisons(settings)
+                out["rows"] = synthetic_rows(settings, args.rows)
+                names = list(VARIANTS)
+                for repeat in range(args.repeats):
+                    for name in names if repeat % 2 == 0 else names[::-1]:
+                        start = time.perf_counter()
+                        frame = VARIANTS[name](settings)
+                        timings[name].append(round(time.perf_counter() - start, 2))
+                        out.setdefault("shape", {})[name] = list(frame.shape)
+                        del frame
+                        print(name, timings[name][-1], flush=True)
+        finally:
+            server.stop()
+    out["seconds"] = timings
+    out["median_s"] = {k: sorted(v)[len(v) // 2] for k, v in timings.items()}
+    out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    args.out.write_text(json.dumps(out, indent=1, default=str) + "\n")
+    print(json.dumps(out["median_s"]))
+
+
+if __name__ == "__main__":
+    main()
