@@ -123,7 +123,10 @@ def query(
         ),
     ] = None,
 ) -> None:
-    """Print (or export) the comparisons of models against DFT, or the relaxed properties."""
+    """Print (or export) the comparisons of models against DFT, or the relaxed properties.
+
+    Long because typer declares each of the command's twelve options in its signature.
+    """
     settings = get_settings()
     level = "properties" if properties else level
     if level not in _SHOWN:

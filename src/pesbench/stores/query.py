@@ -38,6 +38,9 @@ Level = Literal["material", "structure"]
 EXPORT_FORMATS = (".csv", ".parquet", ".json")
 
 _GROUP = ["campaign", "material", "formula", "category", "model_id", "functional", "pairing"]
+_SORT_KEYS = [
+    "campaign", "material", "category", "model_id", "functional", "structure_id", "name", "label"
+]  # fmt: skip
 _KEY_COLUMNS = ["campaign", "material", "category", "model_id", "functional", "structure_id"]
 """Kept whatever ``columns`` asks for: a row is read by them."""
 _DROP = {"_id", "last_updated", "source_stamp", "pesbench_version", "level"}
@@ -172,20 +175,7 @@ def query_comparisons(
         frame = _load_frame(store._collection, comparison_criteria(level, **filters), columns)
     finally:
         store.close()
-    keys = [
-        c
-        for c in (
-            "campaign",
-            "material",
-            "category",
-            "model_id",
-            "functional",
-            "structure_id",
-            "name",
-            "label",
-        )
-        if c in frame.columns
-    ]
+    keys = [c for c in _SORT_KEYS if c in frame.columns]
     return (
         frame.sort_values(keys, na_position="first").reset_index(drop=True) if len(frame) else frame
     )
