@@ -21,6 +21,7 @@ from pesbench.settings import PesbenchSettings
 from pesbench.stores.builders import collection_store
 from pesbench.stores.connection import open_collection
 from pesbench.stores.corrections import load_corrections
+from pesbench.stores.mongo import query_in
 from pesbench.stores.query import query_comparisons
 from pesbench.stores.references import in_campaign
 from pesbench.stores.site_alignment import SiteAligner
@@ -38,18 +39,11 @@ __all__ = [
 
 
 _FORCE_FIELDS = ["structure_id", "forces", "n_atoms", "site_order"]
-_IN_CHUNK = 20_000
-"""Ids per ``$in`` query (a query document stays far below MongoDB's 16 MB)."""
 
 
 def _fetch(store: Any, key: str, ids: list[str]) -> dict[str, dict[str, Any]]:
     """The forces of the documents of ``store`` whose ``key`` is in ``ids``, by key."""
-    found: dict[str, dict[str, Any]] = {}
-    for start in range(0, len(ids), _IN_CHUNK):
-        criteria = {key: {"$in": ids[start : start + _IN_CHUNK]}}
-        for d in store.query(criteria, properties=[key, *_FORCE_FIELDS]):
-            found[d[key]] = d
-    return found
+    return {d[key]: d for d in query_in(store, key, ids, [key, *_FORCE_FIELDS])}
 
 
 def load_force_pairs(structure: pd.DataFrame, settings: PesbenchSettings) -> list[ForcePairs]:

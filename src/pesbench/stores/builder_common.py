@@ -8,7 +8,6 @@ upserts JSON-ready documents by ``comparison_id`` and counts what it writes;
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from typing import Any
 
 import bson
@@ -20,7 +19,6 @@ from pymongo.collection import Collection
 from pesbench.settings import PesbenchSettings, get_settings
 from pesbench.stores.connection import database_uri
 from pesbench.stores.mongo import SettingsMongoStore
-from pesbench.stores.relaxed_bulk import IN_CHUNK
 
 __all__ = [
     "COLLECTION_KEYS",
@@ -78,19 +76,6 @@ def collection_store(name: str, settings: PesbenchSettings | None = None) -> Set
 
 def _stamp(*parts: Any) -> str:
     return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:16]
-
-
-def _query_in(
-    store: Store,
-    field: str,
-    values: list[str],
-    properties: list[str],
-    criteria: dict[str, Any] | None = None,
-) -> Iterator[dict[str, Any]]:
-    """Documents whose ``field`` is one of ``values``, in queries of :data:`IN_CHUNK` values."""
-    for start in range(0, len(values), IN_CHUNK):
-        chunk = values[start : start + IN_CHUNK]
-        yield from store.query({**(criteria or {}), field: {"$in": chunk}}, properties=properties)
 
 
 def _fit_size(doc: dict[str, Any]) -> dict[str, Any]:

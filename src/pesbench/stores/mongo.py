@@ -8,6 +8,7 @@ to :func:`~pesbench.stores.connection.database_uri` of the loading process's set
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from maggma.core import Store
@@ -16,7 +17,23 @@ from maggma.stores import GridFSStore, MongoStore
 from pesbench.settings import redact_uri
 from pesbench.stores.connection import database_uri
 
-__all__ = ["SettingsGridFSStore", "SettingsMongoStore"]
+__all__ = ["IN_CHUNK", "SettingsGridFSStore", "SettingsMongoStore", "query_in"]
+
+IN_CHUNK = 20_000
+"""Values per ``$in`` query: one query of 10^6 structure ids would pass MongoDB's 16 MB."""
+
+
+def query_in(
+    store: Store,
+    field: str,
+    values: list[str],
+    properties: list[str],
+    criteria: dict[str, Any] | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Documents of ``store`` whose ``field`` is one of ``values``, :data:`IN_CHUNK` at a time."""
+    for start in range(0, len(values), IN_CHUNK):
+        chunk = values[start : start + IN_CHUNK]
+        yield from store.query({**(criteria or {}), field: {"$in": chunk}}, properties=properties)
 
 
 class _UriFromSettings(Store):

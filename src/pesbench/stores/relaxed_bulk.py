@@ -38,6 +38,8 @@ from typing import Any
 
 from maggma.core import Store
 
+from pesbench.stores.mongo import query_in
+
 __all__ = [
     "BULK_FIELDS",
     "CELL_DEPENDENT_SETTINGS",
@@ -117,10 +119,6 @@ def _latest(docs: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
     return max(docs, key=lambda d: (str(d.get("created_at")), d["relaxation_id"]), default=None)
 
 
-IN_CHUNK = 20_000
-"""Ids per ``$in`` query: a query of 10^6 structure ids would pass MongoDB's 16 MB."""
-
-
 @dataclass
 class RelaxedBulks:
     """The successful cell-and-positions relaxations of some bulks, by bulk structure_id."""
@@ -134,11 +132,10 @@ class RelaxedBulks:
         if store is None or not ids:
             return cls()
         by_bulk: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for start in range(0, len(ids), IN_CHUNK):  # a query document stays under 16 MB
-            criteria = {"structure_id": {"$in": ids[start : start + IN_CHUNK]}, "status": "success"}
-            for doc in store.query(criteria, properties=BULK_FIELDS):
-                if is_relaxed_bulk(doc):
-                    by_bulk[doc["structure_id"]].append(doc)
+        success = {"status": "success"}
+        for doc in query_in(store, "structure_id", ids, BULK_FIELDS, success):
+            if is_relaxed_bulk(doc):
+                by_bulk[doc["structure_id"]].append(doc)
         return cls(dict(by_bulk))
 
     def for_reference(self, bulk_id: str, reference: Mapping[str, Any]) -> dict[str, Any] | None:

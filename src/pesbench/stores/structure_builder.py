@@ -21,7 +21,8 @@ from pesbench.schemas.comparison import (
     is_native_pair,
     structure_comparison_id,
 )
-from pesbench.stores.builder_common import _CountingBuilder, _query_in, _stamp, pair_campaigns
+from pesbench.stores.builder_common import _CountingBuilder, _stamp, pair_campaigns
+from pesbench.stores.mongo import query_in
 from pesbench.stores.relaxed_bulk import RelaxedBulks, bulk_stamp
 from pesbench.stores.site_alignment import SiteAligner
 
@@ -114,7 +115,7 @@ class StructureComparisonBuilder(_CountingBuilder):
         pending: list[dict[str, Any]] = []
         bulk_of = {sid: (structures.get(sid) or {}).get("parent_id") or sid for sid in refs}
         bulks = RelaxedBulks.load(self.relaxations, bulk_of.values())
-        for pred in _query_in(
+        for pred in query_in(
             self.predictions, "structure_id", list(refs), _PRED_FIELDS, {"status": "success"}
         ):
             sid = pred["structure_id"]
@@ -180,7 +181,7 @@ class StructureComparisonBuilder(_CountingBuilder):
             return {}
         return {
             d["structure_id"]: d
-            for d in _query_in(self.structures, "structure_id", structure_ids, _STRUCTURE_FIELDS)
+            for d in query_in(self.structures, "structure_id", structure_ids, _STRUCTURE_FIELDS)
         }
 
     def process_item(self, item: dict[str, Any]) -> dict[str, Any]:
