@@ -1,13 +1,15 @@
 from __future__ import annotations
 
 import pytest
-from jobflow import Flow, run_locally
+from jobflow import Flow, OutputReference, job, run_locally
 from pymatgen.core import Lattice, Structure
 
 from pesbench.makers.generate import GenerateMaker
 from pesbench.schemas.structure import GenerationDoc
 from pesbench.settings import PesbenchSettings
 from pesbench.stores import get_job_store
+from pesbench.stores.collections import STRUCTURES
+from pesbench.stores.connection import open_collection
 from pesbench.structures import GenerationParameterError, StructureInputError, generate
 
 
@@ -34,6 +36,38 @@ def test_maker_runs_and_stores_documents(mgo: Structure, db_settings: PesbenchSe
     assert doc.structure_ids == output.structure_ids
     assert doc.structures[0].source == "MgO.cif"
     assert doc.parameters["max_interstitial_sites"] == 1
+    with open_collection(STRUCTURES, db_settings) as coll:  # stored, each once
+        stored_ids = sorted(d["structure_id"] for d in coll.find({}, {"structure_id": 1}))
+    assert stored_ids == sorted(output.structure_ids)
+
+
+@job
+def _count(structure_ids: list[str]) -> int:
+    return len(structure_ids)
+
+
+def test_a_downstream_job_takes_the_structure_ids_by_reference(
+    mgo: Structure, db_settings: PesbenchSettings
+) -> None:
+    """``generate.output.structure_ids`` is in the stored output, not only a property."""
+    generate = GenerateMaker(category="phonon", store=False).make(mgo)
+    count = _count(generate.output.structure_ids)
+    store = get_job_store(db_settings)
+    responses = run_locally(Flow([generate, count]), store=store, ensure_success=True)
+    ids = responses[generate.uuid][1].output.structure_ids
+    assert responses[count.uuid][1].output == len(ids) > 0
+    store.connect()
+    try:
+        raw = store.query_one({"uuid": generate.uuid}, ["output"])
+        # resolved without rebuilding the GenerationDoc (a client without pesbench)
+        plain = OutputReference(generate.uuid, (("a", "structure_ids"),))
+        resolved = plain.resolve(store, deserialize=False)
+    finally:
+        store.close()
+    assert raw["output"]["structure_ids"] == ids == resolved
+    assert GenerationDoc.model_validate(raw["output"]).structure_ids == ids
+    with open_collection(STRUCTURES, db_settings) as coll:
+        assert coll.count_documents({}) == 0  # store=False: the output only
 
 
 def test_bad_category_or_parameter_fails_when_the_maker_is_built() -> None:

@@ -14,8 +14,9 @@ from pesbench.makers.base import pesbench_job, store_now
 from pesbench.mlip import worker_model
 from pesbench.schemas.base import Functional
 from pesbench.schemas.prediction import PredictionChunkDoc
+from pesbench.schemas.structure import StructureDoc
 from pesbench.stores.predictions import PredictionStore
-from pesbench.stores.structures import load_structures
+from pesbench.stores.structures import job_structures
 
 __all__ = ["PredictMaker"]
 
@@ -67,23 +68,18 @@ class PredictMaker(Maker):
     @pesbench_job
     def make(
         self,
-        structures: Sequence[Structure] | None = None,
+        structures: Sequence[Structure | StructureDoc] | None = None,
         structure_ids: Sequence[str] | None = None,
     ) -> PredictionChunkDoc:
         """Predict ``structures``; ``structure_ids`` default to their content hashes.
 
-        Without ``structures``, the structures of ``structure_ids`` are read from the
-        database (:func:`~pesbench.stores.structures.load_structures`): what campaigns
-        do, so that a FireWorks job's spec carries ids, not structures.
+        ``structures`` may be ``StructureDoc``s (a generate job's ``output.structures``).
+        Without them, the structures of ``structure_ids`` (a generate job's
+        ``output.structure_ids``) are read from the database
+        (:func:`~pesbench.stores.structures.job_structures`): what campaigns do, so that a
+        FireWorks job's spec carries ids, not structures.
         """
-        if structures is None:
-            if structure_ids is None:
-                raise ValueError("give structures, structure_ids, or both")
-            structures = load_structures(structure_ids)
-        if structure_ids is not None and len(structure_ids) != len(structures):
-            raise ValueError(
-                f"{len(structure_ids)} structure_ids given for {len(structures)} structures"
-            )
+        cells, ids = job_structures(structures, structure_ids)
         start = time.perf_counter()
         predictor = worker_model(
             self.model,
@@ -92,10 +88,8 @@ class PredictMaker(Maker):
             calculator_kwargs=self.calculator_kwargs or None,
         )
         loaded = time.perf_counter()
-        preds = predictor.predict(structures, atom_budget=self.atom_budget)
-        docs = preds.to_docs(
-            structures, structure_ids, campaign=self.campaign, tags=list(self.tags)
-        )
+        preds = predictor.predict(cells, atom_budget=self.atom_budget)
+        docs = preds.to_docs(cells, ids, campaign=self.campaign, tags=list(self.tags))
         if self.store:
             store_now(PredictionStore, docs)
         return PredictionChunkDoc.from_docs(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 from pymatgen.core import Structure
 
 from pesbench.schemas.base import PesbenchDoc
@@ -152,10 +152,23 @@ class StructureDoc(PesbenchDoc):
         )
 
 
-class GenerationDoc(PesbenchDoc):
-    """What one generation (one bulk, one category) returns: its documents and its skips."""
+def _drop_derived(value: Any) -> Any:
+    """The serialised form without its monty keys and its derived ``structure_ids``."""
+    value = _drop_monty_keys(value)
+    if isinstance(value, dict):
+        value = {k: v for k, v in value.items() if k != "structure_ids"}
+    return value
 
-    _monty = model_validator(mode="before")(_drop_monty_keys)
+
+class GenerationDoc(PesbenchDoc):
+    """What one generation (one bulk, one category) returns: its documents and its skips.
+
+    ``structure_ids`` is derived from ``structures`` but serialised with them, so that a
+    job's output in the JobStore carries it and a downstream job takes
+    ``generate_job.output.structure_ids`` (an id list, not the structures).
+    """
+
+    _monty = model_validator(mode="before")(_drop_derived)
 
     category: Category = Field(description="Out-of-distribution category.")
     parent_id: str = Field(description="structure_id of the bulk.")
@@ -166,6 +179,9 @@ class GenerationDoc(PesbenchDoc):
         default_factory=list, description="Candidates left out, each with its reason."
     )
 
+    @computed_field(  # type: ignore[prop-decorator]
+        description="The structure_id of every generated structure, in order."
+    )
     @property
     def structure_ids(self) -> list[str]:
         """The ``structure_id`` of every generated structure, in order."""
