@@ -61,6 +61,7 @@ from pesbench.importers.options import (
 from pesbench.importers.record import BadRecord, DatasetId, check_frame, to_reference
 from pesbench.schemas.reference import ReferenceDoc
 from pesbench.settings import PesbenchSettings, get_settings
+from pesbench.stores.collections import IMPORTS
 from pesbench.stores.connection import open_collection
 from pesbench.stores.references import ReferenceStore
 
@@ -73,7 +74,7 @@ __all__ = [
     "import_path",
 ]
 
-IMPORTS_COLLECTION = "imports"
+IMPORTS_COLLECTION = IMPORTS
 """One progress record per import (:func:`import_identity`): what it has done."""
 MAX_BSON_BYTES = 16 * 1024 * 1024 - 64 * 1024
 """A reference document above this is reported as bad (GridFS for imports: not yet)."""

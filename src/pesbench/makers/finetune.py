@@ -40,6 +40,7 @@ from pesbench.schemas.ids import structure_id
 from pesbench.schemas.structure import StructureDoc
 from pesbench.settings import PesbenchSettings, get_settings
 from pesbench.stores.builders import collection_store
+from pesbench.stores.collections import STRUCTURES
 from pesbench.stores.corrections import save_correction
 from pesbench.stores.references import ReferenceStore, in_campaign
 
@@ -87,7 +88,7 @@ def load_training_set(
         criteria.update(in_campaign(campaign))
     with ReferenceStore(settings) as refs:
         docs = sorted(refs.query(criteria), key=lambda d: d.reference_id)
-    store = collection_store("structures", settings)
+    store = collection_store(STRUCTURES, settings)
     store.connect()
     try:
         wanted = {"structure_id": {"$in": [d.structure_id for d in docs]}}

@@ -19,6 +19,7 @@ from pesbench.report.relaxed import load_relaxed_properties
 from pesbench.schemas.correction import FineTuneDoc, ScaleFitDoc
 from pesbench.settings import PesbenchSettings
 from pesbench.stores.builders import collection_store
+from pesbench.stores.collections import CAMPAIGNS, PREDICTIONS, REFERENCES, STRUCTURES
 from pesbench.stores.connection import open_collection
 from pesbench.stores.corrections import load_corrections
 from pesbench.stores.mongo import query_in
@@ -26,7 +27,7 @@ from pesbench.stores.query import query_comparisons
 from pesbench.stores.references import in_campaign
 from pesbench.stores.site_alignment import SiteAligner
 
-COLLECTIONS = ("references", "predictions", "structures")
+COLLECTIONS = (REFERENCES, PREDICTIONS, STRUCTURES)
 
 __all__ = [
     "load_corrections_frames",
@@ -68,8 +69,8 @@ def load_force_pairs(structure: pd.DataFrame, settings: PesbenchSettings) -> lis
         for (model, functional, code), rows in structure.groupby(
             ["model_id", "functional", "reference_code"]
         ):
-            refs = _fetch(stores["references"], "reference_id", list(rows["reference_id"]))
-            preds = _fetch(stores["predictions"], "prediction_id", list(rows["prediction_id"]))
+            refs = _fetch(stores[REFERENCES], "reference_id", list(rows["reference_id"]))
+            preds = _fetch(stores[PREDICTIONS], "prediction_id", list(rows["prediction_id"]))
             ref_f, pred_f = [], []
             for rid, pid in zip(rows["reference_id"], rows["prediction_id"], strict=True):
                 if rid not in refs or pid not in preds:
@@ -89,7 +90,7 @@ def load_force_pairs(structure: pd.DataFrame, settings: PesbenchSettings) -> lis
 
 def load_gga_r2scan_references(campaign: str, settings: PesbenchSettings) -> list[dict]:
     """The campaign's successful references: structure, functional, energy, atoms, code."""
-    store = collection_store("references", settings)
+    store = collection_store(REFERENCES, settings)
     store.connect()
     try:
         return list(
@@ -104,11 +105,11 @@ def load_gga_r2scan_references(campaign: str, settings: PesbenchSettings) -> lis
 
 def why_no_comparisons(campaign: str, settings: PesbenchSettings) -> str:
     """The error of a report with nothing to show, with what to do about it."""
-    with open_collection("references", settings) as refs:
+    with open_collection(REFERENCES, settings) as refs:
         functionals = sorted(
             refs.distinct("functional", {**in_campaign(campaign), "status": "success"})
         )
-    with open_collection("predictions", settings) as preds:
+    with open_collection(PREDICTIONS, settings) as preds:
         trained = sorted(
             preds.distinct("model.functional", {**in_campaign(campaign), "status": "success"})
         )
@@ -127,7 +128,7 @@ def why_no_comparisons(campaign: str, settings: PesbenchSettings) -> str:
 
 def unfinished_run(campaign: str, settings: PesbenchSettings) -> tuple[bool, datetime | None]:
     """Whether the campaign's last run has not finished, and when it was planned."""
-    with open_collection("campaigns", settings) as campaigns:
+    with open_collection(CAMPAIGNS, settings) as campaigns:
         record = campaigns.find_one({"name": campaign}, {"runs": 1})
     runs = (record or {}).get("runs") or []
     if not runs or runs[-1].get("finished"):

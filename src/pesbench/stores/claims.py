@@ -26,11 +26,12 @@ from typing import Any, TypeVar
 from pymongo.errors import DuplicateKeyError
 
 from pesbench.settings import PesbenchSettings
+from pesbench.stores.collections import CLAIMS
 from pesbench.stores.connection import open_collection
 
 __all__ = ["CLAIMS_COLLECTION", "LEASE_S", "ClaimLost", "claim", "compute_once"]
 
-CLAIMS_COLLECTION = "claims"
+CLAIMS_COLLECTION = CLAIMS
 LEASE_S = 120.0
 """Seconds a claim lasts without renewal: how long the claim of a worker that died on
 another machine blocks the key (one that died on this machine is taken over at once)."""

@@ -1,7 +1,17 @@
-"""Which MongoDB to use: the configured URI, or the managed local server."""
+"""Which MongoDB to use (the configured URI, or the managed local server), and one client.
+
+Every connection of a process to one URI goes through one ``MongoClient``
+(:func:`mongo_client`): pymongo's client is a thread-safe connection pool with its own
+monitor threads, meant to be made once per process, not per query. The stores of
+:mod:`pesbench.stores.mongo`, :func:`open_collection` and the typed stores all use it; a
+forked child makes its own (a client is not fork-safe).
+"""
 
 from __future__ import annotations
 
+import atexit
+import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -12,7 +22,46 @@ from pesbench.errors import DatabaseError
 from pesbench.settings import PesbenchSettings, get_settings, redact_uri
 from pesbench.stores.server import LocalMongoServer, find_mongod, ping
 
-__all__ = ["database_uri", "local_server", "open_collection", "require_database"]
+__all__ = [
+    "close_clients",
+    "database_uri",
+    "local_server",
+    "mongo_client",
+    "open_collection",
+    "require_database",
+]
+
+_clients: dict[tuple[int, str], MongoClient] = {}
+_clients_lock = threading.Lock()
+
+
+def mongo_client(uri: str) -> MongoClient:
+    """The client of ``uri`` for this process, made on first use and shared from then on.
+
+    Never close it yourself (a closed pymongo client cannot be used again):
+    :func:`close_clients` does, at exit or when the managed server stops.
+    """
+    key = (os.getpid(), uri)
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None:
+            for other in [k for k in _clients if k[0] != key[0]]:
+                del _clients[other]  # inherited through fork: the parent's, never used here
+            client = _clients[key] = MongoClient(uri)
+        return client
+
+
+def close_clients(uri: str | None = None) -> int:
+    """Close this process's shared clients (of ``uri`` only, when given); how many."""
+    with _clients_lock:
+        keys = [k for k in _clients if k[0] == os.getpid() and uri in (None, k[1])]
+        clients = [_clients.pop(k) for k in keys]
+    for client in clients:
+        client.close()
+    return len(clients)
+
+
+atexit.register(close_clients)
 
 
 def local_server(settings: PesbenchSettings | None = None) -> LocalMongoServer:
@@ -70,13 +119,10 @@ def require_database(settings: PesbenchSettings | None = None, timeout_ms: int =
 
 @contextmanager
 def open_collection(name: str, settings: PesbenchSettings | None = None) -> Iterator[Collection]:
-    """A pymongo collection of the configured database; the client closes on exit.
+    """A pymongo collection of the configured database, on the process's shared client.
 
     For the raw operations maggma stores do not expose (``$addToSet``, ``bulk_write``).
+    ``name``: one of :mod:`pesbench.stores.collections`.
     """
     settings = settings or get_settings()
-    client: MongoClient = MongoClient(database_uri(settings))
-    try:
-        yield client[settings.db_name][name]
-    finally:
-        client.close()
+    yield mongo_client(database_uri(settings))[settings.db_name][name]

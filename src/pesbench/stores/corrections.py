@@ -15,11 +15,11 @@ from typing import Any, Literal
 
 from pesbench.schemas.correction import FineTuneDoc, ScaleFitDoc
 from pesbench.settings import PesbenchSettings, get_settings
+from pesbench.stores.collections import CORRECTIONS
 from pesbench.stores.connection import open_collection
 
 __all__ = ["CORRECTIONS", "Correction", "load_corrections", "save_correction"]
 
-CORRECTIONS = "corrections"
 """Name of the collection."""
 
 Correction = FineTuneDoc | ScaleFitDoc

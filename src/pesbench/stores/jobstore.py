@@ -11,6 +11,7 @@ from __future__ import annotations
 from jobflow import JobStore
 
 from pesbench.settings import PesbenchSettings, get_settings
+from pesbench.stores.collections import JOBS
 from pesbench.stores.connection import database_uri
 from pesbench.stores.mongo import SettingsGridFSStore, SettingsMongoStore
 
@@ -22,7 +23,7 @@ __all__ = [
     "get_job_store",
 ]
 
-JOBS_COLLECTION = "jobs"
+JOBS_COLLECTION = JOBS
 """Collection of the jobflow job outputs (the ``docs_store``)."""
 
 DATA_STORE = "data"

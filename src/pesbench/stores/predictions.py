@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pesbench.schemas.prediction import PredictionDoc
+from pesbench.stores.collections import PREDICTIONS
 from pesbench.stores.typed import TypedStore
 
 __all__ = ["PREDICTIONS_COLLECTION", "PredictionStore"]
 
-PREDICTIONS_COLLECTION = "predictions"
+PREDICTIONS_COLLECTION = PREDICTIONS
 """Collection of the uMLIP predictions (DESIGN.md's data model)."""
 
 

@@ -21,6 +21,7 @@ from maggma.core import Store
 from pesbench.schemas.property import PropertyDoc, PropertySetDoc
 from pesbench.schemas.relaxation import RelaxationDoc, RelaxFrames
 from pesbench.settings import PesbenchSettings, get_settings
+from pesbench.stores.collections import PROPERTIES, PROPERTY_SETS, RELAXATIONS
 from pesbench.stores.connection import database_uri, open_collection
 from pesbench.stores.mongo import SettingsGridFSStore
 from pesbench.stores.typed import TypedStore
@@ -37,9 +38,9 @@ __all__ = [
     "save_property_set",
 ]
 
-RELAXATIONS_COLLECTION = "relaxations"
-PROPERTIES_COLLECTION = "properties"
-PROPERTY_SETS_COLLECTION = "property_sets"
+RELAXATIONS_COLLECTION = RELAXATIONS
+PROPERTIES_COLLECTION = PROPERTIES
+PROPERTY_SETS_COLLECTION = PROPERTY_SETS
 FRAMES_INLINE_VALUES = 200_000
 """Frames with more numbers than this (about 4 MB of BSON) go to GridFS."""
 

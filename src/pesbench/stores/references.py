@@ -6,11 +6,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from pesbench.schemas.reference import ReferenceDoc
+from pesbench.stores.collections import REFERENCES
 from pesbench.stores.typed import TypedStore
 
 __all__ = ["REFERENCES_COLLECTION", "ReferenceStore", "in_campaign", "reference_from_output"]
 
-REFERENCES_COLLECTION = "references"
+REFERENCES_COLLECTION = REFERENCES
 """Collection of the DFT references (DESIGN.md's data model)."""
 
 

@@ -344,6 +344,9 @@ class LocalMongoServer:
             if state is None:
                 self.state_file.unlink(missing_ok=True)
                 return None
+            from pesbench.stores.connection import close_clients  # it imports this module
+
+            close_clients(state.uri)  # their monitors would poll a stopped server
             os.kill(state.pid, signal.SIGTERM)
             deadline = time.monotonic() + timeout
             while _pid_alive(state.pid) and time.monotonic() < deadline:

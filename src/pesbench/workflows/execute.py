@@ -18,6 +18,7 @@ from pesbench.engines.base import get_engine
 from pesbench.mlip.registry import model_status
 from pesbench.schemas.campaign import CampaignRunSummary
 from pesbench.settings import PesbenchSettings, get_settings
+from pesbench.stores.collections import PREDICTIONS, REFERENCES, STRUCTURES
 from pesbench.stores.connection import open_collection
 from pesbench.stores.jobstore import get_job_store
 from pesbench.stores.launchpad import get_launchpad
@@ -192,7 +193,7 @@ def campaign_status(name: str, settings: PesbenchSettings | None = None) -> Camp
     status.runs = record.get("runs", [])
     if (record.get("spec") or {}).get("dataset") is not None:
         # an imported dataset's structures are its references', never in ``structures``
-        with open_collection("references", settings) as refs:
+        with open_collection(REFERENCES, settings) as refs:
             rows = refs.aggregate(
                 [
                     {"$match": in_campaign(name)},
@@ -202,16 +203,16 @@ def campaign_status(name: str, settings: PesbenchSettings | None = None) -> Camp
             )
             status.structures = next((int(row["n"]) for row in rows), 0)
     else:
-        with open_collection("structures", settings) as structures:
+        with open_collection(STRUCTURES, settings) as structures:
             status.structures = structures.count_documents({"tags": f"campaign:{name}"})
     for collection, counts in (
-        ("references", status.references),
-        ("predictions", status.predictions),
+        (REFERENCES, status.references),
+        (PREDICTIONS, status.predictions),
     ):
         with open_collection(collection, settings) as coll:
             for state in ("success", "failed"):
                 counts[state] = coll.count_documents({**in_campaign(name), "status": state})
-    with open_collection("references", settings) as refs:
+    with open_collection(REFERENCES, settings) as refs:
         for doc in refs.find({**in_campaign(name), "status": "failed"}):
             status.failures.append(f"{doc['reference_id']}: {doc.get('failure_reason')}")
     launchpad = get_launchpad(settings)

@@ -23,6 +23,7 @@ from pesbench.schemas.prediction import prediction_id
 from pesbench.schemas.reference import hash_inputs, reference_id
 from pesbench.schemas.structure import GenerationDoc, StructureDoc
 from pesbench.settings import PesbenchSettings
+from pesbench.stores.collections import PREDICTIONS, REFERENCES
 from pesbench.stores.connection import open_collection
 from pesbench.structures.io import load_structure
 from pesbench.workflows.fireworks import DFT_CATEGORY, MLIP_CATEGORY
@@ -96,7 +97,7 @@ def _dataset_references(
         criteria["provenance.dataset_version"] = spec.dataset_version
     structure_ids: set[str] = set()
     ids = set()
-    with open_collection("references", settings) as coll:
+    with open_collection(REFERENCES, settings) as coll:
         for row in coll.find(criteria, {"_id": 0, "reference_id": 1, "structure_id": 1}):
             ids.add(row["reference_id"])
             structure_ids.add(row["structure_id"])
@@ -107,7 +108,7 @@ def _dataset_references(
             f"{', '.join(spec.functionals) or 'no functional'}: `pesbench import --dataset "
             f"{spec.dataset} ...` first, or list its functionals under 'functionals'"
         )
-    join_campaign("references", "reference_id", ids, spec.name, settings)
+    join_campaign(REFERENCES, "reference_id", ids, spec.name, settings)
     docs = [_Imported(sid) for sid in sorted(structure_ids)]
     return docs, _Work(reused=len(ids))
 
@@ -135,8 +136,8 @@ def _plan_references(
                 functional,
             )
     ids = list(wanted)
-    have = stored_ids("references", "reference_id", ids, retry_failed, settings)
-    join_campaign("references", "reference_id", have, spec.name, settings)
+    have = stored_ids(REFERENCES, "reference_id", ids, retry_failed, settings)
+    join_campaign(REFERENCES, "reference_id", have, spec.name, settings)
     todo: dict[str, tuple[StructureDoc, list[Functional]]] = {}
     for ref_id, (doc, functional) in wanted.items():
         if ref_id not in have:
@@ -184,7 +185,7 @@ def _stored_gga_runs(
     if not ids:
         return {}
     criteria = {"reference_id": {"$in": list(ids)}, "status": "success"}
-    with open_collection("references", settings) as coll:
+    with open_collection(REFERENCES, settings) as coll:
         found = list(coll.find(criteria, {"reference_id": 1, "run_dir": 1}))
     return {ids[d["reference_id"]]: d["run_dir"] for d in found if d.get("run_dir")}
 
@@ -212,8 +213,8 @@ def _plan_predictions(
         )
         by_id = {prediction_id(doc.structure_id, info.checksum): doc for doc in docs}
         ids = list(by_id)
-        done = stored_ids("predictions", "prediction_id", ids, retry_failed, settings)
-        join_campaign("predictions", "prediction_id", done, spec.name, settings)
+        done = stored_ids(PREDICTIONS, "prediction_id", ids, retry_failed, settings)
+        join_campaign(PREDICTIONS, "prediction_id", done, spec.name, settings)
         pending = [doc for pid, doc in by_id.items() if pid not in done]
         work.new += len(pending)
         work.reused += len(done)

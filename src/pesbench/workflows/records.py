@@ -23,6 +23,7 @@ from pesbench.schemas.reference import ReferenceDoc
 from pesbench.schemas.structure import StructureDoc
 from pesbench.settings import PesbenchSettings, get_settings
 from pesbench.stores.builders import build_comparisons
+from pesbench.stores.collections import CAMPAIGNS, STRUCTURES
 from pesbench.stores.connection import open_collection
 from pesbench.stores.predictions import PredictionStore
 from pesbench.stores.references import ReferenceStore
@@ -38,7 +39,7 @@ __all__ = [
     "stored_ids",
 ]
 
-CAMPAIGNS_COLLECTION = "campaigns"
+CAMPAIGNS_COLLECTION = CAMPAIGNS
 """One document per campaign name: its spec and what each run computed and reused."""
 
 _Doc = TypeVar("_Doc", bound=BaseModel)
@@ -64,7 +65,7 @@ def store_structures(docs: list[StructureDoc], campaign: str, settings: Pesbench
                 upsert=True,
             )
         )
-    with open_collection("structures", settings) as collection:
+    with open_collection(STRUCTURES, settings) as collection:
         collection.create_index("structure_id", unique=True)
         collection.bulk_write(updates, ordered=False)
 
