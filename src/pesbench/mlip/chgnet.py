@@ -119,7 +119,9 @@ def forward_without_graph(model: Any, structures: Sequence[Structure]) -> list[R
     # CHGNet differentiates the total energy; _compute has divided it by the number of atoms
     # (an intensive model): weighting by n restores the same derivative exactly (n / n = 1)
     weights = n_atoms.to(energy.dtype) if model.is_intensive else torch.ones_like(energy)
-    grads = torch.autograd.grad(energy, positions + strains, grad_outputs=weights)
+    # a scalar, not ``grad_outputs=weights``: same numbers (its backward hands exactly
+    # ``weights`` on), and a tensor ``grad_outputs`` makes torch import sympy (+34 MB)
+    grads = torch.autograd.grad((energy * weights).sum(), positions + strains)
     per_atom = (energy.detach() + composition).cpu().numpy()
     results = []
     for k, structure in enumerate(structures):

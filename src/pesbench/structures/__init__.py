@@ -2,28 +2,36 @@
 
 No jobflow, no database: :func:`generate` runs a category on one bulk structure and returns
 its documents; :func:`load_structures` reads and checks a batch of input files.
+
+Names load with their module on first use (PEP 562): reading structure files
+(``pesbench.structures.io``, what ``pesbench predict`` needs) does not import phonopy and
+the other generators' libraries (~140 MB of a prediction process, issue 14).
 """
 
 from __future__ import annotations
 
-from pesbench.structures.common import (
-    GeneratedStructure,
-    Generation,
-    GenerationParameterError,
-    StructureInputError,
-)
-from pesbench.structures.defect import DefectParams, generate_defects
-from pesbench.structures.high_energy import HighEnergyParams, generate_high_energy
-from pesbench.structures.io import check_structure, load_structure, load_structures
-from pesbench.structures.migration import MigrationParams, generate_migration
-from pesbench.structures.phonon import (
-    PhononParams,
-    generate_phonon_displacements,
-    rebuild_phonopy,
-)
-from pesbench.structures.registry import GENERATORS, generate, get_generator, resolve_params
-from pesbench.structures.solid_solution import SolidSolutionParams, generate_solid_solutions
-from pesbench.structures.surface import SurfaceParams, generate_surfaces
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pesbench.structures.common import (
+        GeneratedStructure,
+        Generation,
+        GenerationParameterError,
+        StructureInputError,
+    )
+    from pesbench.structures.defect import DefectParams, generate_defects
+    from pesbench.structures.high_energy import HighEnergyParams, generate_high_energy
+    from pesbench.structures.io import check_structure, load_structure, load_structures
+    from pesbench.structures.migration import MigrationParams, generate_migration
+    from pesbench.structures.phonon import (
+        PhononParams,
+        generate_phonon_displacements,
+        rebuild_phonopy,
+    )
+    from pesbench.structures.registry import GENERATORS, generate, get_generator, resolve_params
+    from pesbench.structures.solid_solution import SolidSolutionParams, generate_solid_solutions
+    from pesbench.structures.surface import SurfaceParams, generate_surfaces
 
 __all__ = [
     "GENERATORS",
@@ -51,3 +59,40 @@ __all__ = [
     "rebuild_phonopy",
     "resolve_params",
 ]
+
+_MODULE_OF = {
+    "GeneratedStructure": "common",
+    "Generation": "common",
+    "GenerationParameterError": "common",
+    "StructureInputError": "common",
+    "DefectParams": "defect",
+    "generate_defects": "defect",
+    "HighEnergyParams": "high_energy",
+    "generate_high_energy": "high_energy",
+    "check_structure": "io",
+    "load_structure": "io",
+    "load_structures": "io",
+    "MigrationParams": "migration",
+    "generate_migration": "migration",
+    "PhononParams": "phonon",
+    "generate_phonon_displacements": "phonon",
+    "rebuild_phonopy": "phonon",
+    "GENERATORS": "registry",
+    "generate": "registry",
+    "get_generator": "registry",
+    "resolve_params": "registry",
+    "SolidSolutionParams": "solid_solution",
+    "generate_solid_solutions": "solid_solution",
+    "SurfaceParams": "surface",
+    "generate_surfaces": "surface",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Load ``name`` from its module on first use."""
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
