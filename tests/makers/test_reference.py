@@ -4,21 +4,24 @@ import os
 from pathlib import Path
 
 import pytest
-from jobflow import run_locally
+from jobflow import Flow, run_locally
 from pymatgen.core import Lattice, Structure
 from pymatgen.io.vasp import Poscar
 from vasp_data import vasp_reference
 
+from pesbench.makers.compare import CompareMaker
 from pesbench.makers.reference import (
     ReferenceFlowMaker,
     ReferenceMaker,
+    ReferenceSetMaker,
     gga_then_r2scan,
     local_path,
 )
+from pesbench.schemas.ids import structure_id
 from pesbench.schemas.reference import ReferenceDoc
 from pesbench.settings import PesbenchSettings
 from pesbench.stores import get_job_store
-from pesbench.stores.references import ReferenceStore, reference_from_output
+from pesbench.stores.references import ReferenceStore
 from pesbench.testing import VaspReference, mock_vasp
 
 
@@ -62,6 +65,30 @@ def test_gga_then_r2scan_delegates_to_the_flow_maker() -> None:
     assert flow.name == "GGA then r2SCAN"
 
 
+def test_reference_set_makes_one_flow_per_structure_from_its_sub_makers() -> None:
+    maker = ReferenceSetMaker().update_kwargs({"engine": "vasp"}, class_filter=ReferenceMaker)
+    assert maker.reference_maker.gga_maker.engine == maker.reference_maker.r2scan_maker.engine
+    assert maker.reference_maker.r2scan_maker.engine == "vasp"  # update_kwargs reached both
+    cells = [_copper(), _copper().scale_lattice(48.0)]
+    response = maker.make.original(maker, structures=cells, campaign="c")  # the job's body
+    flows = response.replace.jobs
+    assert len(flows) == 2  # one GGA -> r2SCAN flow per structure, named by its id
+    for flow, cell in zip(flows, cells, strict=True):
+        gga, r2scan = flow.jobs
+        sid = structure_id(cell)
+        assert [gga.name, r2scan.name] == [f"reference PBE {sid}", f"reference r2SCAN {sid}"]
+        assert gga.maker.engine == r2scan.maker.engine == "vasp"
+        assert r2scan.function_kwargs["prev_dir"].uuid == gga.uuid
+        assert r2scan.function_kwargs["campaign"] == "c"
+    # its output becomes theirs: per structure, the list of its reference outputs
+    assert [[ref.uuid for ref in out] for out in response.replace.output] == [
+        [job.uuid for job in flow.jobs] for flow in flows
+    ]
+    assert maker.make.original(maker, structures=[]).output == []
+    with pytest.raises(ValueError, match="give structures, structure_ids, or both"):
+        maker.make.original(maker)
+
+
 def test_gga_then_r2scan_on_si2_lands_two_references_in_mongodb(
     db_settings: PesbenchSettings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -81,8 +108,9 @@ def test_gga_then_r2scan_on_si2_lands_two_references_in_mongodb(
         # the fake run fails unless the r2SCAN folder holds the GGA run's WAVECAR
         "reference r2SCAN": VaspReference(r2scan, require_wavecar=True),
     }
+    compare = CompareMaker().make(references=flow.output)  # stores what landed, again
     with mock_vasp(references) as fake:
-        responses = run_locally(flow, store=store, log=False, ensure_success=True)
+        responses = run_locally(Flow([flow, compare]), store=store, log=False, ensure_success=True)
     assert [key for key, _ in fake.calls] == ["reference PBE", "reference r2SCAN"]
 
     # custodian ran both: its custodian.json is in each run folder
@@ -110,8 +138,7 @@ def test_gga_then_r2scan_on_si2_lands_two_references_in_mongodb(
         store.close()
     assert [s["functional"] for s in stored] == ["PBE", "r2SCAN"]
     with ReferenceStore(db_settings) as refs:
-        assert refs.count() == 2  # each job stored its document as it landed
-        assert refs.store_results([reference_from_output(s) for s in stored]) == 0  # again: no-op
+        # each job stored its document as it landed; the compare job's store was a no-op
         assert refs.count() == 2
         back = {d.functional: d for d in refs.query({"structure_id": gga.structure_id})}
     assert back["r2SCAN"].parent_reference_id == back["PBE"].reference_id

@@ -1,7 +1,9 @@
-"""DFT references as jobflow Makers: one single point, and GGA then r2SCAN of one structure.
+"""DFT references as jobflow Makers: one single point, GGA then r2SCAN, and many structures.
 
 ``ReferenceMaker`` runs one single point through the engine seam; ``ReferenceFlowMaker``
-makes the references of one structure, r2SCAN started from the GGA run.
+makes the references of one structure, r2SCAN started from the GGA run;
+``ReferenceSetMaker`` makes those of a list of structures known only at run time (another
+job's output), one ``ReferenceFlowMaker`` sub-flow per structure.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from jobflow import CURRENT_JOB, Flow, Maker, OutputReference
+from jobflow import CURRENT_JOB, Flow, Job, Maker, OutputReference, Response
 from pymatgen.core import Structure
 
 from pesbench.engines.base import get_engine
@@ -19,10 +21,18 @@ from pesbench.makers.base import computed_once, pesbench_job, store_now
 from pesbench.schemas.base import Functional
 from pesbench.schemas.ids import structure_id
 from pesbench.schemas.reference import ReferenceDoc, hash_inputs, reference_id
+from pesbench.schemas.structure import StructureDoc
 from pesbench.settings import get_settings
 from pesbench.stores.references import ReferenceStore
+from pesbench.stores.structures import job_structures
 
-__all__ = ["ReferenceFlowMaker", "ReferenceMaker", "gga_then_r2scan", "local_path"]
+__all__ = [
+    "ReferenceFlowMaker",
+    "ReferenceMaker",
+    "ReferenceSetMaker",
+    "gga_then_r2scan",
+    "local_path",
+]
 
 
 def local_path(run_dir: str | Path) -> Path:
@@ -191,6 +201,68 @@ class ReferenceFlowMaker(Maker):
                 gga_run = step.output.run_dir  # a GGA run of this flow wins over prev_dir
             jobs.append(step)
         return Flow(jobs, output=[step.output for step in jobs], name=self.name)
+
+
+@dataclass
+class ReferenceSetMaker(Maker):
+    """The references of many structures: one ``reference_maker`` sub-flow per structure.
+
+    The structures are usually another job's output (a generate job's
+    ``output.structure_ids``), so their number is known only when this job runs: it then
+    replaces itself (jobflow ``Response(replace=...)``) with one
+    :class:`ReferenceFlowMaker` flow per structure, and its output becomes theirs: per
+    structure, the list of its ``ReferenceDoc``s. ``update_kwargs`` on this maker (or
+    ``update_maker_kwargs`` on a Flow holding its job) reaches the sub-makers, e.g. the
+    engine of every reference::
+
+        maker = ReferenceSetMaker().update_kwargs({"engine": "vasp"}, class_filter=ReferenceMaker)
+
+    Each reference job stores its document in ``references`` as it lands and skips one
+    stored already (:attr:`ReferenceMaker.store`).
+
+    Parameters
+    ----------
+    name
+        Job name.
+    reference_maker
+        The references of one structure: GGA, then r2SCAN started from the GGA run.
+    """
+
+    name: str = "references"
+    reference_maker: ReferenceFlowMaker = field(default_factory=ReferenceFlowMaker)
+
+    @pesbench_job
+    def make(
+        self,
+        structures: Sequence[Structure | StructureDoc] | None = None,
+        structure_ids: Sequence[str] | None = None,
+        functionals: Sequence[Functional] | None = None,
+        campaign: str | None = None,
+    ) -> Response:
+        """Replace this job with the reference flows of ``structures``.
+
+        Parameters
+        ----------
+        structures
+            Structures, or ``StructureDoc``s (a generate job's ``output.structures``).
+        structure_ids
+            Their ids; alone, the structures are read from the database (a generate job's
+            ``output.structure_ids``: :func:`~pesbench.stores.structures.job_structures`).
+        functionals
+            Which references of each (default: the GGA maker's and the r2SCAN maker's).
+        campaign
+            Recorded in the documents.
+        """
+        cells, ids = job_structures(structures, structure_ids)
+        flows: list[Flow | Job] = []
+        for cell, sid in zip(cells, ids, strict=True):
+            flow = self.reference_maker.make(cell, functionals, campaign=campaign)
+            for step in flow.jobs:
+                step.name = f"{step.name} {sid}"
+            flows.append(flow)
+        if not flows:
+            return Response(output=[])
+        return Response(replace=Flow(flows, output=[flow.output for flow in flows]))
 
 
 def gga_then_r2scan(
