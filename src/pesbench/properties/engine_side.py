@@ -5,11 +5,11 @@ See :mod:`pesbench.properties.sides`.
 
 from __future__ import annotations
 
-import socket
 import time
 from pathlib import Path
 from typing import Any
 
+from atomate2.utils.path import get_uri
 from pymatgen.core import Structure
 
 from pesbench.engines.base import DFTEngine, EngineError
@@ -109,7 +109,7 @@ class EngineSide(Side):
             parent_id=parent_id,
             input_hash=hash_inputs(inputs),
             input_settings=inputs,
-            run_dir=f"{socket.gethostname()}:{run_dir}",
+            run_dir=get_uri(run_dir),  # host:/path, as atomate2
         )
         if settings.relax_cell and doc.status == "success" and doc.final_structure is not None:
             doc = self._final_single_point(doc, run_dir / "final_single_point")

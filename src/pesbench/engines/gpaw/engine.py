@@ -46,13 +46,13 @@ import importlib.util
 import json
 import os
 import shutil
-import socket
 import tempfile
 import time
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from atomate2.utils.path import get_uri
 from pymatgen.core import Structure
 
 from pesbench.engines.base import EngineError
@@ -211,7 +211,7 @@ class GpawEngine:
             "code_version": gpaw_version,
             "input_hash": hash_inputs(inputs["input_settings"]),
             "input_settings": inputs["input_settings"],
-            "run_dir": f"{socket.gethostname()}:{run_dir}",
+            "run_dir": get_uri(run_dir),  # host:/path, as the VASP engine and atomate2
         }
         reason = self._blocked(inputs)
         if reason is not None:
