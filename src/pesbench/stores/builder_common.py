@@ -1,46 +1,61 @@
 """What the comparison builders share: the clean collections and a counting builder base.
 
 :func:`collection_store` opens one of :data:`COLLECTION_KEYS`; :class:`_CountingBuilder`
-upserts JSON-ready documents by ``comparison_id`` and counts what it writes;
-:func:`run_builder` runs a builder serially.
+turns each item into its document (a failed one when it raises: the build goes on, as in
+maggma's ``MapBuilder``), stamps it with ``last_updated``, upserts JSON-ready documents by
+``comparison_id`` and counts what it writes; :func:`run_builder` runs a builder serially.
 """
 
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+import logging
+from abc import abstractmethod
+from datetime import UTC, datetime
+from typing import Any, ClassVar
 
 import bson
-from maggma.core import Builder, Store
+from maggma.core import Builder, Store, StoreError
 from maggma.utils import grouper
 from pymongo import ReplaceOne
 from pymongo.collection import Collection
+from pymongo.errors import PyMongoError
 
 from pesbench.settings import PesbenchSettings, get_settings
+from pesbench.stores.collections import KEYS
 from pesbench.stores.connection import database_uri
 from pesbench.stores.mongo import SettingsMongoStore
 
 __all__ = [
     "COLLECTION_KEYS",
     "COMPARISON_INDEXES",
+    "FAILED",
+    "LAST_UPDATED",
     "MAX_DOC_BYTES",
     "collection_store",
+    "failed_item",
     "pair_campaigns",
     "run_builder",
+    "unbound_store",
 ]
 
-COLLECTION_KEYS = {
-    "structures": "structure_id",
-    "references": "reference_id",
-    "predictions": "prediction_id",
-    "comparisons": "comparison_id",
-    "relaxations": "relaxation_id",
-}
+logger = logging.getLogger(__name__)
+
+COLLECTION_KEYS = KEYS
 """The clean collections of DESIGN.md and the key of each."""
 
 
-COMPARISON_INDEXES = ("level", "campaigns", "structure_id", "model_id")
+COMPARISON_INDEXES = ("level", "campaigns", "structure_id", "model_id", "last_updated")
 """Non-unique indexes of ``comparisons``: what the builders and queries select by."""
+
+FAILED = "failed"
+"""``status`` of a comparison whose item raised; its ``error`` says why. Readers skip it."""
+
+LAST_UPDATED = "last_updated"
+"""maggma's ``last_updated_field`` (its default, which the comparisons' store keeps)."""
+
+_NOT_DATA = (PyMongoError, StoreError)
+"""Errors of the database, not of an item's data: they stop the build (nothing is marked)."""
 
 
 MAX_DOC_BYTES = 15 * 1024 * 1024
@@ -74,6 +89,16 @@ def collection_store(name: str, settings: PesbenchSettings | None = None) -> Set
     )
 
 
+def unbound_store(name: str, settings: PesbenchSettings | None = None) -> SettingsMongoStore:
+    """A store of one of :data:`COLLECTION_KEYS` without a URI (that of a builder file).
+
+    It names the settings' database; it connects to the URI of the settings of the process
+    that connects it (``mrun``'s), and starts no server before.
+    """
+    settings = settings or get_settings()
+    return SettingsMongoStore(settings.db_name, name, key=COLLECTION_KEYS[name])
+
+
 def _stamp(*parts: Any) -> str:
     return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:16]
 
@@ -88,13 +113,23 @@ def _fit_size(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 class _CountingBuilder(Builder):
-    """Counts the documents it writes (``n_written``), so a rerun can be checked."""
+    """Writes one comparison per item, a failed one when it raises; counts what it writes.
 
+    Subclasses yield items holding ``comparison_id``, ``source_stamp`` and ``ids`` (the
+    fields a failed document keeps: what it compares), and build the document in
+    :meth:`unary_function` (maggma's name). Each document gets ``last_updated``: the item's
+    own (the material level: its newest member's), else the time it is built.
+    """
+
+    level: ClassVar[str]
+    """``level`` of the documents written."""
     target: Store
 
     def __init__(self, sources: list[Store], target: Store, **kwargs: Any) -> None:
         self.target = target
+        self.kwargs = kwargs  # maggma's own arguments (chunk_size): serialized by as_dict
         self.n_written = 0
+        self.n_failed = 0
         super().__init__(sources=sources, targets=[target], **kwargs)
 
     def connect(self) -> None:
@@ -104,12 +139,44 @@ class _CountingBuilder(Builder):
         for field in COMPARISON_INDEXES:
             self.target.ensure_index(field)
 
+    @abstractmethod
+    def unary_function(self, item: dict[str, Any]) -> dict[str, Any]:
+        """The comparison document of ``item`` (JSON-ready dict)."""
+
+    def process_item(self, item: dict[str, Any]) -> dict[str, Any]:
+        """The document of ``item``, or a failed one saying why: the build goes on.
+
+        An item that raises (or that :func:`failed_item` marked while it was gathered) is
+        logged and written with ``status: "failed"``, its ``error``, ``ids``, level and
+        stamp: it is retried when its inputs change, not at every build.
+        """
+        error = item.get("error")
+        doc = None
+        if error is None:
+            try:
+                doc = self.unary_function(item)
+            except Exception as exc:  # one bad item must not stop the build
+                logger.exception("%s: comparison failed", item["comparison_id"])
+                error = f"{type(exc).__name__}: {exc}"
+        if doc is None:
+            doc = {
+                **item.get("ids", {}),
+                "comparison_id": item["comparison_id"],
+                "level": self.level,
+                "source_stamp": item["source_stamp"],
+                "status": FAILED,
+                "error": error,
+            }
+        stamped = item["last_updated"] if "last_updated" in item else datetime.now(UTC)
+        return doc | {LAST_UPDATED: stamped}
+
     def update_targets(self, items: list[dict[str, Any]]) -> None:
         """Upsert the documents by ``comparison_id``.
 
-        They are JSON-ready already (``model_dump(mode="json")``): written in one bulk write
-        without maggma's per-document ``jsanitize`` (a quarter of a build's time), where the
-        target is a MongoDB collection; through ``Store.update`` otherwise.
+        They are JSON-ready already (``model_dump(mode="json")``, and ``last_updated`` a
+        date): written in one bulk write without maggma's per-document ``jsanitize`` (a
+        quarter of a build's time), where the target is a MongoDB collection; through
+        ``Store.update`` otherwise.
         """
         docs = [_fit_size(item) for item in items if item]
         if not docs:
@@ -123,6 +190,18 @@ class _CountingBuilder(Builder):
         else:
             self.target.update(docs, key="comparison_id")
         self.n_written += len(docs)
+        self.n_failed += sum(d.get("status") == FAILED for d in docs)
+
+
+def failed_item(item: dict[str, Any], exc: Exception) -> dict[str, Any]:
+    """``item`` marked failed by ``exc``, raised while its inputs were gathered.
+
+    Errors of the database itself are raised again: they say nothing of the item.
+    """
+    if isinstance(exc, _NOT_DATA):
+        raise exc
+    logger.error("%s: inputs unusable: %s", item["comparison_id"], exc)
+    return item | {"error": f"{type(exc).__name__}: {exc}"}
 
 
 def run_builder(builder: Builder) -> None:

@@ -5,6 +5,7 @@ See :mod:`pesbench.stores.builders` for how the two builders fit together.
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
@@ -19,10 +20,18 @@ from pesbench.analysis.softening import fit_softening, one_point_correction
 from pesbench.schemas.comparison import MaterialComparisonDoc, PropertyRow, material_comparison_id
 from pesbench.schemas.ids import site_order
 from pesbench.schemas.structure import StructureDoc
-from pesbench.stores.builder_common import _CountingBuilder, _stamp
+from pesbench.stores.builder_common import (
+    FAILED,
+    LAST_UPDATED,
+    _CountingBuilder,
+    _stamp,
+    failed_item,
+)
 from pesbench.stores.site_alignment import SiteAligner
 
 __all__ = ["MaterialComparisonBuilder"]
+
+logger = logging.getLogger(__name__)
 
 
 class MaterialComparisonBuilder(_CountingBuilder):
@@ -40,7 +49,11 @@ class MaterialComparisonBuilder(_CountingBuilder):
     references, predictions, structures
         The stores of those collections (``structures`` optional: without it, no
         property errors).
+    **kwargs
+        maggma's ``Builder`` arguments (``chunk_size``).
     """
+
+    level = "material"
 
     def __init__(
         self,
@@ -58,59 +71,99 @@ class MaterialComparisonBuilder(_CountingBuilder):
         super().__init__(sources, comparisons, **kwargs)
 
     def get_items(self) -> Iterator[dict[str, Any]]:
-        """Groups whose member comparisons changed since their aggregate was written."""
+        """Groups whose newest member or whose members differ from their aggregate's.
+
+        maggma's ``GroupBuilder`` rule, on members this package's builder stamps itself:
+        an aggregate's ``last_updated`` is its newest member's; its ``source_stamp``, a hash
+        of its members' ids, catches a member gone (or failed), which makes none newer.
+        Aggregates of groups left with no member are removed.
+        """
         aligner = SiteAligner(self.references, self.structures)
-        groups: dict[tuple[str, str, str, str], dict[str, dict[str, Any]]] = defaultdict(dict)
-        for doc in self.comparisons.query({"level": "structure"}):
-            key = (doc["material"], doc["category"], doc["model_id"], doc["functional"])
+        groups = self._groups()
+        lu = LAST_UPDATED
+        existing = {
+            d["comparison_id"]: (d.get("source_stamp"), d.get(lu))
+            for d in self.comparisons.query(
+                {"level": "material"}, properties=["comparison_id", "source_stamp", lu]
+            )
+        }
+        self._remove_orphans(set(existing) - {material_comparison_id(*k) for k in groups})
+        for key, members in sorted(groups.items()):
+            cid = material_comparison_id(*key)
+            rows = [members[sid] for sid in sorted(members)]
+            stamp = _stamp(*sorted(m["comparison_id"] for m in rows))
+            newest = max((m[lu] for m in rows if m.get(lu) is not None), default=None)
+            if existing.get(cid) == (stamp, newest):
+                continue
+            item = {
+                "comparison_id": cid,
+                "source_stamp": stamp,
+                "last_updated": newest,
+                "ids": {
+                    **dict(zip(_GROUP_FIELDS, key, strict=True)),
+                    "campaigns": sorted({c for r in rows for c in r.get("campaigns") or []}),
+                },
+                "members": rows,
+            }
+            try:
+                inputs = self._inputs(key, rows, aligner)
+            except Exception as exc:  # unusable structures: this group fails, not the build
+                yield failed_item(item, exc)
+                continue
+            yield item | inputs
+
+    def _groups(self) -> dict[tuple[str, ...], dict[str, dict[str, Any]]]:
+        """The successful structure-level comparisons by group, then by structure.
+
+        A structure with several references counts once, with the largest reference_id.
+        """
+        groups: dict[tuple[str, ...], dict[str, dict[str, Any]]] = defaultdict(dict)
+        for doc in self.comparisons.query(
+            {"level": "structure", "status": {"$ne": FAILED}},
+            properties=[*_MEMBER_FIELDS, LAST_UPDATED],
+        ):
+            key = tuple(doc[f] for f in _GROUP_FIELDS)
             current = groups[key].get(doc["structure_id"])
             if current is None or doc["reference_id"] > current["reference_id"]:
                 groups[key][doc["structure_id"]] = doc
-        existing = {
-            d["comparison_id"]: d.get("source_stamp")
-            for d in self.comparisons.query(
-                {"level": "material"}, properties=["comparison_id", "source_stamp"]
+        return groups
+
+    def _remove_orphans(self, comparison_ids: set[str]) -> None:
+        """Remove the aggregates ``comparison_ids`` (their groups have no member left)."""
+        if comparison_ids:
+            logger.info("removing %d aggregates without members", len(comparison_ids))
+            self.comparisons.remove_docs(
+                {"level": "material", "comparison_id": {"$in": sorted(comparison_ids)}}
+            )
+
+    def _inputs(
+        self, key: tuple[str, ...], rows: list[dict[str, Any]], aligner: SiteAligner
+    ) -> dict[str, Any]:
+        """The members' reference and prediction forces (in one site order), and structures."""
+        refs = {
+            r["structure_id"]: r
+            for r in self.references.query(
+                {"reference_id": {"$in": [m["reference_id"] for m in rows]}},
+                properties=_FORCE_FIELDS,
             )
         }
-        for key, members in sorted(groups.items()):
-            cid = material_comparison_id(*key)
-            stamp = _stamp(
-                *sorted(f"{m['comparison_id']}@{m['source_stamp']}" for m in members.values())
+        preds = {
+            p["structure_id"]: p
+            for p in self.predictions.query(
+                {"prediction_id": {"$in": [m["prediction_id"] for m in rows]}},
+                properties=_FORCE_FIELDS,
             )
-            if existing.get(cid) == stamp:
-                continue
-            rows = [members[sid] for sid in sorted(members)]
-            refs = {
-                r["structure_id"]: r
-                for r in self.references.query(
-                    {"reference_id": {"$in": [m["reference_id"] for m in rows]}},
-                    properties=_FORCE_FIELDS,
-                )
-            }
-            preds = {
-                p["structure_id"]: p
-                for p in self.predictions.query(
-                    {"prediction_id": {"$in": [m["prediction_id"] for m in rows]}},
-                    properties=_FORCE_FIELDS,
-                )
-            }
-            structures = self._structures(key[0], key[1])
-            refs, preds = _in_one_order(refs, preds, structures, aligner)
-            yield {
-                "comparison_id": cid,
-                "source_stamp": stamp,
-                "members": rows,
-                "references": refs,
-                "predictions": preds,
-                "structures": structures,
-            }
+        }
+        structures = self._structures(key[0], key[1])
+        refs, preds = _in_one_order(refs, preds, structures, aligner)
+        return {"references": refs, "predictions": preds, "structures": structures}
 
     def _structures(self, material: str, category: str) -> list[dict[str, Any]]:
         if self.structures is None:
             return []
         return list(self.structures.query({"parent_id": material, "category": category}))
 
-    def process_item(self, item: dict[str, Any]) -> dict[str, Any]:
+    def unary_function(self, item: dict[str, Any]) -> dict[str, Any]:
         """The material-level aggregate document (JSON-ready dict)."""
         rows: list[dict[str, Any]] = item["members"]
         first = rows[0]
@@ -154,6 +207,16 @@ class MaterialComparisonBuilder(_CountingBuilder):
 
 
 _FORCE_FIELDS = ["structure_id", "energy", "forces", "site_order"]
+
+_GROUP_FIELDS = ("material", "category", "model_id", "functional")
+"""What a material-level comparison groups by (its ``material_comparison_id``)."""
+
+_MEMBER_FIELDS = [
+    *_GROUP_FIELDS, "comparison_id", "structure_id", "reference_id", "prediction_id",
+    "formula", "model_functional", "reference_code", "pairing", "campaign", "campaigns",
+    "energy_per_atom_error", "energy_referenced_error", "stress_mae",
+]  # fmt: skip
+"""The fields of a structure-level comparison its aggregate reads."""
 
 
 def _in_one_order(

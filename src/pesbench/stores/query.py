@@ -4,7 +4,8 @@
 default) or ``"structure"`` (per-structure errors). :func:`query_properties`: one row per
 relaxed property of a model paired with the DFT value of its training functional
 (:mod:`pesbench.analysis.property_errors`). Filters are exact matches; ``material`` matches
-the parent's structure_id or its formula.
+the parent's structure_id or its formula. Comparisons that failed to build
+(``status: "failed"``) are left out.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import pandas as pd
 from pesbench.analysis.property_errors import PropertyPair, pair_properties, property_error_rows
 from pesbench.errors import PesbenchError
 from pesbench.settings import PesbenchSettings
-from pesbench.stores.builders import collection_store
+from pesbench.stores.builders import FAILED, collection_store
+from pesbench.stores.collections import COMPARISONS
 from pesbench.stores.properties import PropertyStore
 from pesbench.stores.references import in_campaign
 
@@ -60,8 +62,8 @@ def comparison_criteria(
     functional: str | None = None,
     pairing: str | None = None,
 ) -> dict[str, Any]:
-    """The Mongo criteria of a query of the ``comparisons`` collection."""
-    criteria: dict[str, Any] = {"level": level}
+    """The Mongo criteria of a query of the ``comparisons`` collection (failed ones left out)."""
+    criteria: dict[str, Any] = {"level": level, "status": {"$ne": FAILED}}
     either: list[dict[str, Any]] = []
     if campaign is not None:
         either.append(in_campaign(campaign))
@@ -169,7 +171,7 @@ def query_comparisons(
         raise QueryError(f"unknown level {level!r}: material or structure")
     if columns is not None:
         columns = list(dict.fromkeys([*(c for c in _KEY_COLUMNS if c not in columns), *columns]))
-    store = collection_store("comparisons", settings)
+    store = collection_store(COMPARISONS, settings)
     store.connect()
     try:
         frame = _load_frame(store._collection, comparison_criteria(level, **filters), columns)

@@ -21,7 +21,7 @@ from pesbench.schemas.comparison import (
     is_native_pair,
     structure_comparison_id,
 )
-from pesbench.stores.builder_common import _CountingBuilder, _stamp, pair_campaigns
+from pesbench.stores.builder_common import _CountingBuilder, _stamp, failed_item, pair_campaigns
 from pesbench.stores.mongo import query_in
 from pesbench.stores.relaxed_bulk import RelaxedBulks, bulk_stamp
 from pesbench.stores.site_alignment import SiteAligner
@@ -75,7 +75,11 @@ class StructureComparisonBuilder(_CountingBuilder):
         Also pair each model with references of functionals it was not trained on.
     query
         Extra Mongo criteria on the references (e.g. ``{"campaign": "x"}``).
+    **kwargs
+        maggma's ``Builder`` arguments (``chunk_size``).
     """
+
+    level = "structure"
 
     def __init__(
         self,
@@ -90,6 +94,7 @@ class StructureComparisonBuilder(_CountingBuilder):
     ) -> None:
         self.references = references
         self.predictions = predictions
+        self.comparisons = comparisons
         self.structures = structures
         self.relaxations = relaxations
         self.cross_functional = cross_functional
@@ -98,7 +103,7 @@ class StructureComparisonBuilder(_CountingBuilder):
         super().__init__([s for s in sources if s is not None], comparisons, **kwargs)
 
     def get_items(self) -> Iterator[dict[str, Any]]:
-        """Pairs whose comparison is missing or was computed from other inputs."""
+        """Pairs whose comparison is missing or was computed from other inputs (stamps)."""
         existing = {
             d["comparison_id"]: d.get("source_stamp")
             for d in self.target.query(
@@ -126,6 +131,7 @@ class StructureComparisonBuilder(_CountingBuilder):
                 cid = structure_comparison_id(pred["prediction_id"], ref["reference_id"])
                 dft_bulk = bulks.for_reference(bulk_of[sid], ref)
                 model_bulk = bulks.for_model(bulk_of[sid], pred["model"])
+                campaigns = pair_campaigns(ref, pred)
                 stamp = _stamp(
                     cid,
                     pred["created_at"],
@@ -133,7 +139,7 @@ class StructureComparisonBuilder(_CountingBuilder):
                     str((structures.get(sid) or {}).get("created_at", "")),
                     bulk_stamp(dft_bulk),
                     bulk_stamp(model_bulk),
-                    *pair_campaigns(ref, pred),  # a campaign reusing the pair rebuilds it
+                    *campaigns,  # a campaign reusing the pair rebuilds it
                 )
                 if existing.get(cid) == stamp:
                     continue
@@ -141,6 +147,7 @@ class StructureComparisonBuilder(_CountingBuilder):
                     {
                         "comparison_id": cid,
                         "source_stamp": stamp,
+                        "ids": _ids(ref, pred, campaigns),
                         "reference": ref["reference_id"],
                         "prediction": pred["prediction_id"],
                         "structure": structures.get(sid),
@@ -171,10 +178,12 @@ class StructureComparisonBuilder(_CountingBuilder):
             reference, prediction = refs.get(item["reference"]), preds.get(item["prediction"])
             if reference is None or prediction is None:  # deleted since the pairing
                 continue
-            yield item | {
-                "reference": reference,
-                "prediction": aligner.align(prediction, reference),
-            }
+            try:
+                aligned = aligner.align(prediction, reference)
+            except Exception as exc:  # unusable site orders: this pair fails, not the build
+                yield failed_item(item, exc)
+                continue
+            yield item | {"reference": reference, "prediction": aligned}
 
     def _structures(self, structure_ids: list[str]) -> dict[str, dict[str, Any]]:
         if self.structures is None or not structure_ids:
@@ -184,7 +193,7 @@ class StructureComparisonBuilder(_CountingBuilder):
             for d in query_in(self.structures, "structure_id", structure_ids, _STRUCTURE_FIELDS)
         }
 
-    def process_item(self, item: dict[str, Any]) -> dict[str, Any]:
+    def unary_function(self, item: dict[str, Any]) -> dict[str, Any]:
         """The structure-level comparison document (JSON-ready dict)."""
         ref, pred, struct = item["reference"], item["prediction"], item["structure"] or {}
         sid = ref["structure_id"]
@@ -228,6 +237,18 @@ class StructureComparisonBuilder(_CountingBuilder):
             **_force_and_stress_errors(ref, pred),
         )
         return doc.model_dump(mode="json")
+
+
+def _ids(ref: dict[str, Any], pred: dict[str, Any], campaigns: list[str]) -> dict[str, Any]:
+    """What a structure-level comparison compares: kept on a failed one, to find it."""
+    return {
+        "structure_id": ref["structure_id"],
+        "reference_id": ref["reference_id"],
+        "prediction_id": pred["prediction_id"],
+        "model_id": pred["model"]["model_id"],
+        "functional": ref["functional"],
+        "campaigns": campaigns,
+    }
 
 
 def _model_footing(
