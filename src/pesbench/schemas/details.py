@@ -10,14 +10,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
-    PlainSerializer,
-    WithJsonSchema,
     model_validator,
 )
-from pymatgen.core import Structure
+
+from pesbench.schemas.base import StructureField
 
 __all__ = [
     "DefectDetails",
@@ -38,19 +36,6 @@ def _drop_monty_keys(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: v for k, v in value.items() if not str(k).startswith("@")}
     return value
-
-
-def _to_structure(value: Any) -> Any:
-    return Structure.from_dict(value) if isinstance(value, dict) else value
-
-
-StructureField = Annotated[
-    Structure,
-    BeforeValidator(_to_structure),
-    PlainSerializer(lambda s: s.as_dict(), when_used="json"),
-    WithJsonSchema({"type": "object", "description": "pymatgen Structure.as_dict()"}),
-]
-"""A pymatgen ``Structure`` that validates from and dumps to its ``as_dict()`` form."""
 
 
 Vector3 = tuple[float, float, float]
