@@ -2,17 +2,25 @@
 
 Each Maker's job stores its result in its collection when it finishes (``base``); the
 campaign Flow (:mod:`pesbench.workflows.campaign`) holds them as sub-makers, and a user's
-own Flow chains them by their outputs (``docs/flows.md``):
+own Flow chains them by their outputs (``docs/flows.md``)::
 
     GenerateMaker -> ReferenceSetMaker and PredictMaker -> CompareMaker
+
+Names load with their module on first use (PEP 562, as in :mod:`pesbench.structures`): a
+prediction worker that imports ``pesbench.makers.predict`` does not load the generators'
+libraries (phonopy and others) through ``GenerateMaker``.
 """
 
 from __future__ import annotations
 
-from pesbench.makers.compare import CompareMaker
-from pesbench.makers.generate import GenerateMaker
-from pesbench.makers.predict import PredictMaker
-from pesbench.makers.reference import ReferenceFlowMaker, ReferenceMaker, ReferenceSetMaker
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pesbench.makers.compare import CompareMaker
+    from pesbench.makers.generate import GenerateMaker
+    from pesbench.makers.predict import PredictMaker
+    from pesbench.makers.reference import ReferenceFlowMaker, ReferenceMaker, ReferenceSetMaker
 
 __all__ = [
     "CompareMaker",
@@ -22,3 +30,22 @@ __all__ = [
     "ReferenceMaker",
     "ReferenceSetMaker",
 ]
+
+_MODULE_OF = {
+    "CompareMaker": "compare",
+    "GenerateMaker": "generate",
+    "PredictMaker": "predict",
+    "ReferenceFlowMaker": "reference",
+    "ReferenceMaker": "reference",
+    "ReferenceSetMaker": "reference",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Load ``name`` from its module on first use."""
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
