@@ -58,12 +58,13 @@ from pymatgen.core import Structure
 from pesbench.engines.base import EngineError
 from pesbench.engines.gpaw import run as _run
 from pesbench.engines.gpaw.inputs import GpawInputs, gpaw_inputs
-from pesbench.engines.gpaw.restart import _read_json, _writes_state, start_from
+from pesbench.engines.gpaw.restart import start_from, writes_state
 from pesbench.engines.gpaw.results import (
-    _crash_reason,
-    _read_results,
+    crash_reason,
     doc_from_results,
     outcome_from_results,
+    read_json_object,
+    read_results,
     stress_to_gpa,
 )
 from pesbench.engines.gpaw.worker import INPUTS, LOG, PROBE, RESULTS, STATE
@@ -168,7 +169,7 @@ class GpawEngine:
             try:
                 info: dict[str, Any] = json.loads((out / PROBE).read_text())
             except (OSError, ValueError):
-                raise EngineError(_crash_reason(out, code)) from None
+                raise EngineError(crash_reason(out, code)) from None
         if not info.get("ok"):
             raise EngineError(f"GPAW does not work: {info.get('reason')}")
         libxc = info.get("libxc_path")
@@ -221,7 +222,7 @@ class GpawEngine:
         results, base["wall_time_s"] = self._launch(run_dir)
         start = results.get("start")
         if isinstance(start, dict) and start.get("used"):
-            plan = (_read_json(run_dir / INPUTS) or {}).get("start") or {}
+            plan = (read_json_object(run_dir / INPUTS) or {}).get("start") or {}
             base["parent_reference_id"] = plan.get("parent_reference_id")
         return doc_from_results(base, results)
 
@@ -298,7 +299,7 @@ class GpawEngine:
         content: dict[str, Any] = {"functional": functional, **(extra or {}), **inputs}
         content.update(atoms=atoms, structure=structure.as_dict())
         if extra is None:
-            content["write_state"] = _writes_state(inputs)
+            content["write_state"] = writes_state(inputs)
             if prev_dir is not None:
                 plan = start_from(Path(prev_dir).resolve(), content)
                 content.update(start=plan, start_from=plan["from"])
@@ -327,8 +328,8 @@ class GpawEngine:
             )
             return {"status": "failed", "reason": reason}, time.perf_counter() - start
         seconds = time.perf_counter() - start
-        found = _read_results(run_dir)
-        results = found or {"status": "failed", "reason": _crash_reason(run_dir, code)}
+        found = read_results(run_dir)
+        results = found or {"status": "failed", "reason": crash_reason(run_dir, code)}
         if code != 0 and results.get("status") == "success":
             results = {**results, "status": "failed", "reason": f"GPAW exited with code {code}"}
         return results, seconds

@@ -5,7 +5,6 @@ See :mod:`pesbench.engines.gpaw.engine` for the rule.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +12,12 @@ import numpy as np
 from pymatgen.core import Structure
 
 from pesbench.engines.gpaw.inputs import GpawInputs
+from pesbench.engines.gpaw.results import read_json_object
 from pesbench.engines.gpaw.worker import INPUTS, RESULTS, STATE
 from pesbench.schemas.ids import structure_id
 from pesbench.schemas.reference import hash_inputs, reference_id
 
-__all__ = ["start_from"]
+__all__ = ["start_from", "writes_state"]
 
 _START_FREE = frozenset({"xc", "convergence"})
 """``input_settings`` entries a run may change from the run it starts from."""
@@ -25,14 +25,6 @@ _START_FREE = frozenset({"xc", "convergence"})
 
 _SAME_ATOMS_TOL_A = 1e-6
 """Largest difference of positions and cell vectors (Å) for "the same atoms"."""
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
 
 
 def start_from(prev_dir: Path, inputs: dict[str, Any]) -> dict[str, Any]:
@@ -58,8 +50,8 @@ def start_from(prev_dir: Path, inputs: dict[str, Any]) -> dict[str, Any]:
         "parent_reference_id": None,
         "reason": None,
     }
-    prev = _read_json(prev_dir / INPUTS)
-    done = _read_json(prev_dir / RESULTS)
+    prev = read_json_object(prev_dir / INPUTS)
+    done = read_json_object(prev_dir / RESULTS)
     state = prev_dir / STATE
     if prev is None or done is None:
         plan["reason"] = f"no previous GPAW run in {prev_dir}"
@@ -96,7 +88,7 @@ def _mismatch(prev: dict[str, Any], inputs: dict[str, Any]) -> str | None:
     return None
 
 
-def _writes_state(inputs: GpawInputs) -> bool:
+def writes_state(inputs: GpawInputs) -> bool:
     """A GGA run without +U: the start of a later run of another functional."""
     settings = inputs["input_settings"]
     return bool(settings["xc"] == "PBE" and not settings["hubbard_u_eV"])

@@ -18,7 +18,14 @@ from pesbench.engines.gpaw.worker import LOG, RESULTS
 from pesbench.relax import RelaxOutcome
 from pesbench.schemas.reference import ReferenceDoc
 
-__all__ = ["doc_from_results", "outcome_from_results", "stress_to_gpa"]
+__all__ = [
+    "crash_reason",
+    "doc_from_results",
+    "outcome_from_results",
+    "read_json_object",
+    "read_results",
+    "stress_to_gpa",
+]
 
 
 def stress_to_gpa(voigt: list[float]) -> list[list[float]]:
@@ -99,15 +106,21 @@ def outcome_from_results(
     return outcome
 
 
-def _read_results(run_dir: Path) -> dict[str, Any] | None:
+def read_json_object(path: Path) -> dict[str, Any] | None:
+    """The JSON object in ``path``; None when missing, unreadable or not an object."""
     try:
-        data = json.loads((run_dir / RESULTS).read_text())
+        data = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
 
 
-def _crash_reason(run_dir: Path, code: int) -> str:
+def read_results(run_dir: Path) -> dict[str, Any] | None:
+    """The worker's ``results.json`` of ``run_dir``, if it wrote one."""
+    return read_json_object(run_dir / RESULTS)
+
+
+def crash_reason(run_dir: Path, code: int) -> str:
     """One line: the exit status and the last meaningful line GPAW or MPI printed."""
     text = ""
     for name in (_run.STDOUT, LOG):
