@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from jobflow import Maker
+from jobflow import Job, Maker, OnMissing
 
 from pesbench.makers.base import pesbench_job
-from pesbench.schemas.prediction import PredictionChunkDoc
+from pesbench.schemas.prediction import PredictionChunkDoc, PredictionDoc
+from pesbench.schemas.reference import ReferenceDoc
+from pesbench.settings import PesbenchSettings
 from pesbench.stores.builders import build_comparisons
 from pesbench.stores.predictions import PredictionStore
 from pesbench.stores.references import ReferenceStore, reference_from_output
 
-__all__ = ["CompareMaker"]
+__all__ = ["CompareMaker", "store_landed"]
 
 
 @dataclass
@@ -42,8 +44,20 @@ class CompareMaker(Maker):
     name: str = "compare"
     cross_functional: bool = False
 
+    def make(self, references: Any = None, predictions: Any = None) -> Job:
+        """The compare job; it runs even when some of the jobs it is given failed.
+
+        A reference or prediction job that raised reaches it as None
+        (``on_missing_references="none"``, as the campaign's finish job): one crashed
+        structure must not keep the others out of ``comparisons``. Arguments: those of
+        :meth:`compare`.
+        """
+        compare = self.compare(references, predictions)
+        compare.config.on_missing_references = OnMissing.NONE
+        return compare
+
     @pesbench_job
-    def make(self, references: Any = None, predictions: Any = None) -> dict[str, int]:
+    def compare(self, references: Any = None, predictions: Any = None) -> dict[str, int]:
         """Store what landed, update the comparisons; return the builders' counts.
 
         Parameters
@@ -61,11 +75,24 @@ class CompareMaker(Maker):
         """
         refs = [reference_from_output(item) for item in _leaves(references)]
         preds = [doc for item in _leaves(predictions) for doc in _chunk(item).large_arrays]
-        with ReferenceStore() as store:
-            store.store_results(refs)
-        with PredictionStore() as pred_store:
-            pred_store.store_results(preds)
+        store_landed(refs, preds)
         return build_comparisons(cross_functional=self.cross_functional)
+
+
+def store_landed(
+    references: Sequence[ReferenceDoc],
+    predictions: Sequence[PredictionDoc],
+    settings: PesbenchSettings | None = None,
+) -> None:
+    """Store the results that reached the end of a Flow (idempotent).
+
+    Their jobs stored them already, unless the database did not answer then; a stored
+    success is kept as it is.
+    """
+    with ReferenceStore(settings) as store:
+        store.store_results(references)
+    with PredictionStore(settings) as pred_store:
+        pred_store.store_results(predictions)
 
 
 def _leaves(value: Any) -> Iterator[Any]:

@@ -48,6 +48,7 @@ from pesbench.schemas.campaign import CampaignRunSummary
 from pesbench.schemas.comparison import is_native_pair
 from pesbench.schemas.structure import GenerationDoc, StructureDoc
 from pesbench.settings import get_settings
+from pesbench.stores.structures import store_structures
 from pesbench.structures.io import load_structure
 from pesbench.structures.registry import get_generator
 from pesbench.workflows.fireworks import DFT_CATEGORY
@@ -60,7 +61,7 @@ from pesbench.workflows.planning import (
     _plan_references,
     _worker_config,
 )
-from pesbench.workflows.records import finish_campaign, record_run, store_structures
+from pesbench.workflows.records import finish_campaign, record_run
 from pesbench.workflows.spec import CampaignSpec, DFTSpec
 
 __all__ = ["CampaignFlowMaker", "build_campaign_flow", "plan_campaign"]
@@ -84,7 +85,9 @@ class CampaignFlowMaker(Maker):
         Flow name prefix (``"<name> <campaign>"``).
     generate_maker
         Template of the generate jobs: for each material and category of the spec, this
-        maker with the spec's category and parameters (``min_distance`` is its own).
+        maker with the spec's category and parameters (``min_distance`` is its own). It
+        stores nothing itself (``store=False``): the plan stores the structures it keeps
+        (``max_per_category``), tagged with the campaign.
     reference_maker
         The references of one structure: GGA, then r2SCAN started from the GGA run.
     predict_maker
@@ -103,7 +106,7 @@ class CampaignFlowMaker(Maker):
     """
 
     name: str = "campaign"
-    generate_maker: GenerateMaker = field(default_factory=GenerateMaker)
+    generate_maker: GenerateMaker = field(default_factory=lambda: GenerateMaker(store=False))
     reference_maker: ReferenceFlowMaker = field(default_factory=ReferenceFlowMaker)
     predict_maker: PredictMaker = field(default_factory=lambda: PredictMaker(model=""))
     property_maker: PropertyFlowMaker = field(

@@ -13,20 +13,17 @@ from typing import Any, TypeVar
 
 from jobflow import job
 from pydantic import BaseModel
-from pymongo import UpdateOne
 
+from pesbench.makers.compare import store_landed
 from pesbench.report import write_report
 from pesbench.schemas.campaign import CampaignRunSummary
 from pesbench.schemas.prediction import PredictionChunkDoc
 from pesbench.schemas.property import PropertySetDoc
 from pesbench.schemas.reference import ReferenceDoc
-from pesbench.schemas.structure import StructureDoc
 from pesbench.settings import PesbenchSettings, get_settings
 from pesbench.stores.builders import build_comparisons
-from pesbench.stores.collections import CAMPAIGNS, STRUCTURES
+from pesbench.stores.collections import CAMPAIGNS
 from pesbench.stores.connection import open_collection
-from pesbench.stores.predictions import PredictionStore
-from pesbench.stores.references import ReferenceStore
 
 __all__ = [
     "CAMPAIGNS_COLLECTION",
@@ -35,7 +32,6 @@ __all__ = [
     "join_campaign",
     "read_run",
     "record_run",
-    "store_structures",
     "stored_ids",
 ]
 
@@ -48,26 +44,6 @@ _Doc = TypeVar("_Doc", bound=BaseModel)
 def as_doc(cls: type[_Doc], item: Any) -> _Doc:
     """``item`` as a ``cls`` document (a job output arrives as the object or as its dict)."""
     return item if isinstance(item, cls) else cls.model_validate(item)
-
-
-def store_structures(docs: list[StructureDoc], campaign: str, settings: PesbenchSettings) -> None:
-    """Upsert ``docs`` by structure_id (one round trip), adding the tag ``campaign:<name>``."""
-    if not docs:
-        return
-    updates = []
-    for doc in docs:
-        data = doc.model_dump(mode="json")
-        tags = [*data.pop("tags"), f"campaign:{campaign}"]
-        updates.append(
-            UpdateOne(
-                {"structure_id": doc.structure_id},
-                {"$setOnInsert": data, "$addToSet": {"tags": {"$each": tags}}},
-                upsert=True,
-            )
-        )
-    with open_collection(STRUCTURES, settings) as collection:
-        collection.create_index("structure_id", unique=True)
-        collection.bulk_write(updates, ordered=False)
 
 
 def stored_ids(
@@ -146,10 +122,7 @@ def finish_campaign(
     chunks = [None if item is None else as_doc(PredictionChunkDoc, item) for item in predictions]
     new_refs = [ref for ref in refs if ref is not None]
     new_preds = [doc for chunk in chunks if chunk is not None for doc in chunk.large_arrays]
-    with ReferenceStore(settings) as store:  # stored by their jobs already, unless the
-        store.store_results(new_refs)  # database was down then: idempotent
-    with PredictionStore(settings) as pred_store:
-        pred_store.store_results(new_preds)
+    store_landed(new_refs, new_preds, settings)
     finished: dict[str, Any] = {
         "references_lost": sum(ref is None for ref in refs),
         "references_failed": sum(ref.status == "failed" for ref in new_refs),
