@@ -21,7 +21,7 @@ def test_one_job_predicts_a_chunk_and_stores_the_failure(db_settings: PesbenchSe
     cells = reference_cells()
     unknown = Structure(Lattice.cubic(3.0), ["Cm"], [[0, 0, 0]])  # CHGNet knows Z <= 94
     structures = [cells["Si-diamond"], unknown, cells["MgO-rocksalt"], cells["Cu-fcc"]]
-    job = PredictMaker(model="chgnet-0.3.0", campaign="test").make(structures)
+    job = PredictMaker(model="chgnet-0.3.0", campaign="test", keep_documents=True).make(structures)
     store = get_job_store(db_settings)
     responses = run_locally(job, store=store, ensure_success=True)
     chunk = PredictionChunkDoc.model_validate(responses[job.uuid][1].output)
@@ -82,3 +82,28 @@ def test_a_job_given_ids_reads_its_structures_and_its_spec_holds_no_structure(
     missing = PredictMaker(model="ase:ase.calculators.emt.EMT").make(structure_ids=["nope"])
     with pytest.raises(LookupError, match="1 structure\\(s\\) not in the database: nope"):
         missing.run(get_job_store(db_settings))
+
+
+def test_stored_documents_are_not_written_again_to_the_job_store(
+    db_settings: PesbenchSettings,
+) -> None:
+    """By default the output of a job that stored its documents is their summary and ids."""
+    cells = reference_cells()
+    structures = [cells["Cu-fcc"], cells["Si-diamond"]]  # EMT: Cu yes, Si no
+    job = PredictMaker(model="ase:ase.calculators.emt.EMT").make(structures)
+    store = get_job_store(db_settings)
+    responses = run_locally(job, store=store, ensure_success=True)
+    chunk = PredictionChunkDoc.model_validate(responses[job.uuid][1].output)
+    assert chunk.stored
+    assert chunk.large_arrays == []
+    assert (chunk.n_structures, chunk.n_failed) == (2, 1)
+    store.connect()
+    try:
+        assert store.get_output(job.uuid, load=True)["large_arrays"] == []  # no forces
+    finally:
+        store.close()
+    with PredictionStore(db_settings) as predictions:
+        stored = {d.prediction_id: d for d in predictions.query()}
+    assert sorted(stored) == sorted(chunk.prediction_ids)
+    assert stored[chunk.prediction_ids[0]].forces is not None
+    assert stored[chunk.prediction_ids[1]].status == "failed"

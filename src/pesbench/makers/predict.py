@@ -53,6 +53,12 @@ class PredictMaker(Maker):
     store
         Store the documents in the ``predictions`` collection as soon as they are
         predicted (:func:`~pesbench.makers.base.store_now`); False: only the job's output.
+    keep_documents
+        Also keep the stored documents in the job's output (GridFS). False (the default):
+        the output is the chunk's summary and ids, and the documents (forces of every
+        structure) are written once, to ``predictions``, not a second time to the job
+        store; when storing failed (a database that did not answer), the output keeps
+        them, and the campaign's finish job or a compare job stores them.
     """
 
     name: str = "predict"
@@ -64,6 +70,7 @@ class PredictMaker(Maker):
     campaign: str | None = None
     tags: list[str] = field(default_factory=list)
     store: bool = True
+    keep_documents: bool = False
 
     @pesbench_job
     def make(
@@ -90,12 +97,13 @@ class PredictMaker(Maker):
         loaded = time.perf_counter()
         preds = predictor.predict(cells, atom_budget=self.atom_budget)
         docs = preds.to_docs(cells, ids, campaign=self.campaign, tags=list(self.tags))
-        if self.store:
-            store_now(PredictionStore, docs)
+        stored = store_now(PredictionStore, docs) if self.store else False
         return PredictionChunkDoc.from_docs(
             docs,
             model=preds.model,
             device=preds.device,
             load_seconds=loaded - start,
             predict_seconds=time.perf_counter() - loaded,
+            stored=stored,
+            keep_documents=self.keep_documents,
         )

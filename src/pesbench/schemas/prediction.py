@@ -128,8 +128,14 @@ class PredictionChunkDoc(PesbenchDoc):
     )
     load_seconds: float = Field(ge=0, description="Wall time of loading the model, s.")
     predict_seconds: float = Field(ge=0, description="Wall time of predicting the chunk, s.")
+    stored: bool = Field(
+        default=False,
+        description="The job stored the documents in ``predictions`` as they were "
+        "predicted; ``large_arrays`` then holds them only if the maker keeps them.",
+    )
     large_arrays: list[PredictionDoc] = Field(
-        description="One PredictionDoc per structure (stored in GridFS)."
+        description="One PredictionDoc per structure (stored in GridFS); empty when they "
+        "are in ``predictions`` and the maker does not keep them in the output."
     )
 
     @classmethod
@@ -141,8 +147,14 @@ class PredictionChunkDoc(PesbenchDoc):
         device: str,
         load_seconds: float,
         predict_seconds: float,
+        stored: bool = False,
+        keep_documents: bool = True,
     ) -> PredictionChunkDoc:
-        """Summarise ``docs`` (all by ``model`` on ``device``)."""
+        """Summarise ``docs`` (all by ``model`` on ``device``).
+
+        ``stored``: they are in ``predictions`` already; then ``keep_documents=False``
+        leaves them out of the output (``large_arrays`` empty).
+        """
         return cls(
             model=model,
             device=device,
@@ -153,5 +165,6 @@ class PredictionChunkDoc(PesbenchDoc):
             failures={d.structure_id: d.failure_reason or "" for d in docs if d.status == "failed"},
             load_seconds=load_seconds,
             predict_seconds=predict_seconds,
-            large_arrays=list(docs),
+            stored=stored,
+            large_arrays=list(docs) if keep_documents or not stored else [],
         )

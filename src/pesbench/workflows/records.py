@@ -127,7 +127,7 @@ def finish_campaign(
         "references_lost": sum(ref is None for ref in refs),
         "references_failed": sum(ref.status == "failed" for ref in new_refs),
         "prediction_jobs_lost": sum(chunk is None for chunk in chunks),
-        "predictions_failed": sum(doc.status == "failed" for doc in new_preds),
+        "predictions_failed": sum(chunk.n_failed for chunk in chunks if chunk is not None),
         "comparisons_written": build_comparisons(settings),
         "property_sets_lost": sum(item is None for item in properties or []),
         "properties_stored": sum(
