@@ -140,19 +140,21 @@ def instrument() -> None:
     """Wrap the functions the campaign's jobs call, to account for the campaign's time."""
     import pesbench.makers.generate as generate_module
     import pesbench.makers.predict as predict_module
+    import pesbench.stores.structures as structures_module
     import pesbench.workflows.campaign as campaign
+    import pesbench.workflows.planning as planning
     import pesbench.workflows.records as records
     from pesbench.mlip.base import Predictor
 
-    wraps = [
+    wraps = [  # each where the campaign's code looks it up now
         (generate_module, "generate", "generate structures"),
         (campaign, "store_structures", "plan: structure upserts"),
-        (campaign, "stored_ids", "plan: dedupe queries"),
-        (campaign, "model_info", "plan: model info (checksum, no forward pass)"),
+        (planning, "stored_ids", "plan: dedupe queries"),
+        (planning, "model_info", "plan: model info (checksum, no forward pass)"),
         (campaign, "record_run", "plan/finish: campaign records"),
         (records, "_record_finish", "plan/finish: campaign records"),
         (predict_module, "worker_model", "predict jobs: model load + sanity check"),
-        (predict_module, "load_structures", "predict jobs: structure reads (ids in the spec)"),
+        (structures_module, "load_structures", "predict jobs: structure reads (ids in the spec)"),
         (predict_module, "store_now", "predict jobs: prediction upserts (as they land)"),
         (records, "build_comparisons", "finish: comparison builders"),
         (records, "write_report", "finish: report"),
