@@ -124,3 +124,27 @@ def test_a_double_relaxation_folder_imports_every_vasprun(
     assert [d.provenance.run_id for d in one if d.provenance] == [
         str(folder / "vasprun.xml.relax2.gz")
     ]
+
+
+def test_a_run_imported_again_inside_its_folder_counts_as_duplicates(
+    db_settings: PesbenchSettings, tmp_path: Path
+) -> None:
+    """What an import stored is what carries its import id, not what lies under its path."""
+    from pesbench.importers import IMPORTS_COLLECTION
+    from pesbench.stores.connection import open_collection
+
+    root = vasp_reference()
+    runs = tmp_path / "runs"
+    for name in ("emmet_Si_r2scan_relax", "pymatgen_Fe2O3_ggaU_relax"):
+        shutil.copytree(root / name, runs / name)
+    _import(str(runs), "--dataset", "nested")
+    _import(str(runs / "emmet_Si_r2scan_relax"), "--dataset", "nested")
+    with open_collection(IMPORTS_COLLECTION, db_settings) as imports:
+        records = {r["source"]: r for r in imports.find()}
+    whole, inner = records[str(runs)], records[str(runs / "emmet_Si_r2scan_relax")]
+    assert (whole["stored"], whole["duplicates"]) == (6, 0)
+    assert (inner["records"], inner["stored"], inner["duplicates"]) == (3, 0, 3)
+    with ReferenceStore(db_settings) as store:
+        docs = list(store.query({"provenance.dataset": "nested"}))
+    assert len(docs) == 6
+    assert {d.provenance.import_id for d in docs if d.provenance} == {whole["_id"]}

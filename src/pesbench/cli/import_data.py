@@ -163,7 +163,7 @@ def import_data(
         console.print(json.dumps(payload, indent=1), markup=False, highlight=False)
         return
     _print_table(results, f"import into dataset {dataset!r}" + (f" {version}" if version else ""))
-    if not any(r.stored for r in results):
+    if not any(r.stored or r.duplicates or r.already_done for r in results):
         raise PesbenchError("nothing was imported: every record was bad (see above)")
 
 

@@ -136,12 +136,11 @@ def import_path(
     fingerprint = _fingerprint(path)
     import_id = _import_id(dataset, path, fingerprint, identity)
     this_path = {"dataset": dataset.name, "dataset_version": dataset.version, "source": str(path)}
-    criteria = _stored_from(dataset, path)
     refs = ReferenceStore(settings)
     with refs, open_collection(IMPORTS_COLLECTION, settings) as imports:
         collection = refs.store._collection
         if replace:
-            collection.delete_many(criteria)
+            collection.delete_many(_stored_from(dataset, path))
             imports.delete_many(this_path)
         _check_earlier(imports, this_path, import_id, identity, path, dataset)
         new = {**this_path, "format": fmt, "options": identity, "fingerprint": fingerprint}
@@ -151,9 +150,13 @@ def import_path(
             return _result(record, fmt, already_done=True)
         batches = _Batches(refs, collection, imports, import_id, counted=start, progress=progress)
         handled = batches.read(
-            frames, start, options.batch_size, lambda item: _reference(item, path, fmt, options)
+            frames,
+            start,
+            options.batch_size,
+            lambda item: _reference(item, path, fmt, options, import_id),
         )
-        return _finish(collection, imports, import_id, criteria, handled, fmt, start)
+        stored_here = {"provenance.import_id": import_id}
+        return _finish(collection, imports, import_id, stored_here, handled, fmt, start)
 
 
 def _import_id(dataset: DatasetId, path: Path, fingerprint: str, identity: dict[str, Any]) -> str:
@@ -311,12 +314,14 @@ def _escape(text: str) -> str:
     return re.escape(text.rstrip("/") + "/")
 
 
-def _reference(item: Any, path: Path, fmt: str, options: ImportOptions) -> ReferenceDoc | str:
-    """The reference of a frame, or why it is bad."""
+def _reference(
+    item: Any, path: Path, fmt: str, options: ImportOptions, import_id: str
+) -> ReferenceDoc | str:
+    """The reference of a frame (recording ``import_id``), or why it is bad."""
     try:
         frame = check_frame(item)
         source = str(path) if fmt != "vasp" else (frame.run_id or str(path))
-        return to_reference(
+        doc = to_reference(
             frame,
             dataset=options.dataset,
             # the MPtrj reader took the user's functional (MP's GGA(+U) mixing)
@@ -328,3 +333,6 @@ def _reference(item: Any, path: Path, fmt: str, options: ImportOptions) -> Refer
         )
     except ValueError as exc:  # RecordError, a pydantic ValidationError
         return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if doc.provenance is not None:
+        doc.provenance.import_id = import_id
+    return doc

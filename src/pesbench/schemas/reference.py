@@ -50,6 +50,11 @@ class ImportProvenance(BaseModel):
     )
     ionic_step: int | None = Field(None, ge=0, description="0-based ionic step within the run.")
     category: str = Field("imported", description="Category the comparisons group it under.")
+    import_id: str | None = Field(
+        default=None,
+        description="The import that stored it (its progress record in ``imports``): "
+        "``--replace`` deletes by it. None: stored before it was recorded.",
+    )
     source_settings: dict[str, Any] = Field(
         default_factory=dict,
         description="Physically relevant settings the file states (VASP: cutoff, k-points...).",
