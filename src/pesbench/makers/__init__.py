@@ -13,8 +13,9 @@ libraries (phonopy and others) through ``GenerateMaker``.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from pesbench.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from pesbench.makers.compare import CompareMaker
@@ -41,11 +42,4 @@ _MODULE_OF = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """Load ``name`` from its module on first use."""
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _MODULE_OF)
