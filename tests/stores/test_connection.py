@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import multiprocessing
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 from pesbench.settings import PesbenchSettings, override_settings
 from pesbench.stores.builder_common import collection_store
@@ -63,3 +67,33 @@ def test_close_clients_closes_only_the_named_uri(db_settings: PesbenchSettings) 
     assert mongo_client(uri) is first
     assert mongo_client(uri + "?appname=other") is not other
     close_clients(uri + "?appname=other")
+
+
+EXIT_AFTER_SERVER_DIED = """
+import os, signal, sys, time
+from pathlib import Path
+from pesbench.stores import LocalMongoServer
+from pesbench.stores.connection import mongo_client
+server = LocalMongoServer(Path(sys.argv[1]), mongod=Path(sys.argv[2]))
+state, _ = server.start()
+mongo_client(state.uri)["x"]["y"].insert_one({"a": 1})
+os.kill(state.pid, signal.SIGKILL)  # the database goes away under a live client
+time.sleep(2)  # its monitor notices
+print(time.monotonic(), flush=True)
+"""
+
+
+def test_a_process_whose_server_died_exits_without_waiting_for_it(
+    tmp_path: Path, mongod_binary: Path
+) -> None:
+    """Closing the shared clients at exit waited 30 s for server selection (fixed: no close)."""
+    run = subprocess.run(
+        [sys.executable, "-c", EXIT_AFTER_SERVER_DIED, str(tmp_path / "m"), str(mongod_binary)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    ended = time.monotonic()
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert ended - float(run.stdout.strip().splitlines()[-1]) < 15

@@ -9,7 +9,6 @@ forked child makes its own (a client is not fork-safe).
 
 from __future__ import annotations
 
-import atexit
 import os
 import threading
 from collections.abc import Iterator
@@ -39,7 +38,9 @@ def mongo_client(uri: str) -> MongoClient:
     """The client of ``uri`` for this process, made on first use and shared from then on.
 
     Never close it yourself (a closed pymongo client cannot be used again):
-    :func:`close_clients` does, at exit or when the managed server stops.
+    :func:`close_clients` does when the managed server stops. At exit nothing closes it
+    (its threads are daemons): closing a client of a server gone meanwhile can wait for
+    server selection.
     """
     key = (os.getpid(), uri)
     with _clients_lock:
@@ -59,9 +60,6 @@ def close_clients(uri: str | None = None) -> int:
     for client in clients:
         client.close()
     return len(clients)
-
-
-atexit.register(close_clients)
 
 
 def local_server(settings: PesbenchSettings | None = None) -> LocalMongoServer:
