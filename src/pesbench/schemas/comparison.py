@@ -69,7 +69,9 @@ class _ComparisonBase(PesbenchDoc):
 
     comparison_id: str = Field(description="Key of the document (see the *_comparison_id).")
     source_stamp: str = Field(
-        description="Hash of the input documents' ids and times: unchanged -> not rebuilt."
+        description="What the document was built from, hashed: structure level, the input "
+        "documents' ids and times; material level, its members' ids (with the newest "
+        "member's last_updated). Unchanged -> not rebuilt."
     )
     material: str = Field(
         description="Parent bulk of the structure (its structure_id, else its formula)."
