@@ -40,6 +40,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -149,12 +150,8 @@ def import_path(
         if record.get("complete"):
             return _result(record, fmt, already_done=True)
         batches = _Batches(refs, collection, imports, import_id, counted=start, progress=progress)
-        handled = batches.read(
-            frames,
-            start,
-            options.batch_size,
-            lambda item: _reference(item, path, fmt, options, import_id),
-        )
+        to_doc = partial(_reference, path=path, fmt=fmt, options=options, import_id=import_id)
+        handled = batches.read(frames, start, options.batch_size, to_doc)
         stored_here = {"provenance.import_id": import_id}
         return _finish(collection, imports, import_id, stored_here, handled, fmt, start)
 
