@@ -148,7 +148,9 @@ def instrument() -> None:
 
     wraps = [  # each where the campaign's code looks it up now
         (generate_module, "generate", "generate structures"),
-        (campaign, "store_structures", "plan: structure upserts"),
+        (generate_module, "store_structures", "generate: structure upserts"),
+        (planning, "store_structures", "plan: structure upserts (generations that hold them)"),
+        (planning, "load_structures", "plan: structure reads (references to plan)"),
         (planning, "stored_ids", "plan: dedupe queries"),
         (planning, "model_info", "plan: model info (checksum, no forward pass)"),
         (campaign, "record_run", "plan/finish: campaign records"),

@@ -82,3 +82,28 @@ def test_bad_bulk_fails_the_job_with_its_message(db_settings: PesbenchSettings) 
     job = GenerateMaker(category="phonon").make(overlap, source="bad.cif")
     with pytest.raises(StructureInputError, match=r"bad\.cif: overlapping atoms"):
         job.run(get_job_store(db_settings))
+
+
+def test_ids_alone_and_the_first_structures_kept(
+    mgo: Structure, db_settings: PesbenchSettings
+) -> None:
+    """A campaign's generate job: the first two stored, tagged, and their ids returned."""
+    everything = generate(mgo, "phonon").structure_ids
+    assert len(everything) > 2
+    maker = GenerateMaker(category="phonon", keep_structures=False, max_structures=2, campaign="c1")
+    job = maker.make(mgo)
+    responses = run_locally(Flow([job]), store=get_job_store(db_settings), ensure_success=True)
+    output = responses[job.uuid][1].output
+    assert output.structures == []
+    assert output.structure_ids == everything[:2]
+    assert output.skipped[-1].reason == "beyond max_structures=2"
+    with open_collection(STRUCTURES, db_settings) as coll:
+        stored = {d["structure_id"]: d["tags"] for d in coll.find()}
+    assert stored == {i: ["campaign:c1"] for i in everything[:2]}
+
+
+def test_ids_alone_need_the_store() -> None:
+    with pytest.raises(ValueError, match="needs store=True"):
+        GenerateMaker(category="phonon", store=False, keep_structures=False)
+    with pytest.raises(ValueError, match="at least 1"):
+        GenerateMaker(category="phonon", max_structures=0)

@@ -78,3 +78,17 @@ def test_details_must_match_their_kind() -> None:
     data["typo"] = 1
     with pytest.raises(ValidationError):
         StructureDoc.model_validate(data)
+
+
+def test_generation_ids_come_from_its_structures_or_stand_alone() -> None:
+    doc = _doc()
+    generation = GenerationDoc(
+        category="surface", parent_id=doc.parent_id, parameters={}, structures=[doc]
+    )
+    assert generation.structure_ids == [doc.structure_id]
+    data = jsanitize(generation, strict=True, allow_bson=True)  # the JobStore's form
+    assert GenerationDoc.model_validate(data).structure_ids == [doc.structure_id]
+    alone = GenerationDoc.model_validate({**data, "structures": []})  # stored elsewhere
+    assert alone.structure_ids == [doc.structure_id]
+    with pytest.raises(ValidationError, match="disagree"):
+        GenerationDoc.model_validate({**data, "structure_ids": ["another"]})

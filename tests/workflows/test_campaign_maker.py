@@ -22,6 +22,7 @@ from pesbench.stores.connection import open_collection
 from pesbench.stores.jobstore import get_job_store
 from pesbench.testing.emt import EmtEngine
 from pesbench.workflows.campaign import CampaignFlowMaker
+from pesbench.workflows.execute import run_campaign
 from pesbench.workflows.records import CAMPAIGNS_COLLECTION, read_run
 from pesbench.workflows.spec import CampaignSpec, load_spec
 
@@ -151,3 +152,46 @@ def test_a_campaign_predicts_with_the_model_swapped_in_by_update_kwargs(
     chained = [(sid, prev) for functional, sid, prev, _ in computed if functional == "r2SCAN"]
     assert len(chained) == 6
     assert all(prev == local_path(gga[sid]) for sid, prev in chained)
+
+
+def test_generate_jobs_store_their_structures_and_pass_ids_alone(
+    db_settings: PesbenchSettings, tmp_path: Path
+) -> None:
+    """The structures never travel through the JobStore; the old way gives the same campaign.
+
+    The references of the first campaign are planned on structures read back by id; the
+    second campaign (generate jobs returning their documents, the plan storing them) must
+    find the same structures, tagged alike, and every reference already computed.
+    """
+    spec = _spec(tmp_path, "ids-alone", models=[EMT_MODEL])
+    flow = CampaignFlowMaker().make(spec)
+    store = get_job_store(db_settings)
+    run_locally(
+        flow,
+        store=store,
+        root_dir=tmp_path / "runs",
+        create_folders=True,
+        ensure_success=True,
+        log=False,
+    )
+    store.connect()
+    try:
+        outputs = [store.query_one({"uuid": j.uuid}, ["output"])["output"] for j in flow.jobs[:-1]]
+    finally:
+        store.close()
+    assert [o["structures"] for o in outputs] == [[], []]  # ids alone, one job per material
+    assert [len(o["structure_ids"]) for o in outputs] == [3, 3]  # max_per_category
+    assert all("beyond max_structures=3" in o["skipped"][-1]["reason"] for o in outputs)
+    ids = {i for o in outputs for i in o["structure_ids"]}
+    with open_collection("structures", db_settings) as coll:
+        tagged = {d["structure_id"] for d in coll.find({"tags": "campaign:ids-alone"})}
+        assert coll.count_documents({}) == 6  # the generations' extra structures not stored
+    with open_collection("references", db_settings) as coll:
+        computed = {d["structure_id"] for d in coll.find({"campaign": "ids-alone"})}
+    assert tagged == ids == computed
+
+    held = CampaignFlowMaker(generate_maker=GenerateMaker(store=False))
+    summary = run_campaign(_spec(tmp_path, "held", models=[EMT_MODEL]), db_settings, maker=held)
+    with open_collection("structures", db_settings) as coll:
+        assert {d["structure_id"] for d in coll.find({"tags": "campaign:held"})} == ids
+    assert (summary.structures, summary.references_new, summary.references_reused) == (6, 0, 12)

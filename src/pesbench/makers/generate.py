@@ -15,7 +15,7 @@ from jobflow import Maker
 from pymatgen.core import Structure
 
 from pesbench.makers.base import pesbench_job
-from pesbench.schemas.structure import GenerationDoc
+from pesbench.schemas.structure import GenerationDoc, SkippedStructure
 from pesbench.stores.structures import store_structures
 from pesbench.structures.io import DEFAULT_MIN_DISTANCE, check_structure
 from pesbench.structures.registry import generate, resolve_params
@@ -46,6 +46,15 @@ class GenerateMaker(Maker):
         Upsert the generated structures in the ``structures`` collection by their
         ``structure_id`` (:func:`~pesbench.stores.structures.store_structures`), where jobs
         given ``structure_ids`` read them; False: only the job's output holds them.
+    keep_structures
+        The output holds the documents (True) or their ids alone (False, with ``store``):
+        a campaign's structures then never travel through the JobStore, and under
+        FireWorks never through a workflow's specs.
+    max_structures
+        Keep the first this many structures (a campaign's ``max_per_category``); the rest
+        are neither stored nor returned, and are listed once in ``skipped``.
+    campaign
+        Tag the stored structures with ``campaign:<name>``.
     """
 
     name: str = ""
@@ -53,10 +62,17 @@ class GenerateMaker(Maker):
     parameters: dict[str, Any] = field(default_factory=dict)
     min_distance: float = DEFAULT_MIN_DISTANCE
     store: bool = True
+    keep_structures: bool = True
+    max_structures: int | None = None
+    campaign: str | None = None
 
     def __post_init__(self) -> None:
         resolve_params(self.category, self.parameters)
         self.name = self.name or f"generate {self.category}"
+        if not (self.store or self.keep_structures):
+            raise ValueError("keep_structures=False needs store=True: the structures would be lost")
+        if self.max_structures is not None and self.max_structures < 1:
+            raise ValueError(f"max_structures must be at least 1, not {self.max_structures}")
 
     @pesbench_job
     def make(self, structure: Structure, source: str | None = None) -> GenerationDoc:
@@ -72,11 +88,27 @@ class GenerateMaker(Maker):
         Returns
         -------
         GenerationDoc
-            One ``StructureDoc`` per generated structure (``structures``) and their ids
-            (``structure_ids``), and what was skipped, with why.
+            One ``StructureDoc`` per generated structure (``structures``, empty with
+            ``keep_structures=False``) and their ids (``structure_ids``), and what was
+            skipped, with why.
         """
         bulk = check_structure(structure, source or "<structure>", self.min_distance)
         doc = generate(bulk, self.category, self.parameters, source=source)
+        if self.max_structures is not None and len(doc.structures) > self.max_structures:
+            first, n = self.max_structures, len(doc.structures)
+            over = SkippedStructure(
+                label=f"structures {first + 1} to {n} of {n}",
+                reason=f"beyond max_structures={first}",
+            )
+            doc = doc.model_copy(
+                update={
+                    "structures": doc.structures[:first],
+                    "structure_ids": doc.structure_ids[:first],
+                    "skipped": [*doc.skipped, over],
+                }
+            )
         if self.store:
-            store_structures(doc.structures)
+            store_structures(doc.structures, self.campaign)
+        if not self.keep_structures:
+            doc = doc.model_copy(update={"structures": []})
         return doc

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pymatgen.core import Structure
 
 from pesbench.schemas.base import PesbenchDoc
@@ -152,37 +152,48 @@ class StructureDoc(PesbenchDoc):
         )
 
 
-def _drop_derived(value: Any) -> Any:
-    """The serialised form without its monty keys and its derived ``structure_ids``."""
+def _with_structure_ids(value: Any) -> Any:
+    """The serialised form without its monty keys, ``structure_ids`` taken from its structures.
+
+    A document with structures has their ids (given ones must agree); one without keeps the
+    ids it was given (its structures are in the database, see ``GenerateMaker``).
+    """
     value = _drop_monty_keys(value)
-    if isinstance(value, dict):
-        value = {k: v for k, v in value.items() if k != "structure_ids"}
+    if isinstance(value, dict) and value.get("structures"):
+        ids = [
+            s.structure_id if isinstance(s, StructureDoc) else s.get("structure_id")
+            for s in value["structures"]
+        ]
+        given = value.get("structure_ids")
+        if given and list(given) != ids:
+            raise ValueError("structure_ids disagree with the structures' own ids")
+        value = {**value, "structure_ids": ids}
     return value
 
 
 class GenerationDoc(PesbenchDoc):
     """What one generation (one bulk, one category) returns: its documents and its skips.
 
-    ``structure_ids`` is derived from ``structures`` but serialised with them, so that a
-    job's output in the JobStore carries it and a downstream job takes
-    ``generate_job.output.structure_ids`` (an id list, not the structures).
+    ``structure_ids`` is serialised with the documents, so that a job's output in the
+    JobStore carries it and a downstream job takes ``generate_job.output.structure_ids``
+    (an id list, not the structures). A document may hold the ids alone, its structures
+    stored in the ``structures`` collection (``GenerateMaker(keep_structures=False)``).
     """
 
-    _monty = model_validator(mode="before")(_drop_derived)
+    _monty = model_validator(mode="before")(_with_structure_ids)
 
     category: Category = Field(description="Out-of-distribution category.")
     parent_id: str = Field(description="structure_id of the bulk.")
     source: str | None = Field(default=None, description="File the bulk was read from, if any.")
     parameters: dict[str, Any] = Field(description="All generator parameters, defaults included.")
-    structures: list[StructureDoc] = Field(description="The generated structures.")
+    structures: list[StructureDoc] = Field(
+        description="The generated structures; empty where only their ids are kept."
+    )
+    structure_ids: list[str] = Field(
+        default_factory=list,
+        description="The structure_id of every generated structure, in order (those of "
+        "``structures`` where it holds them).",
+    )
     skipped: list[SkippedStructure] = Field(
         default_factory=list, description="Candidates left out, each with its reason."
     )
-
-    @computed_field(  # type: ignore[prop-decorator]
-        description="The structure_id of every generated structure, in order."
-    )
-    @property
-    def structure_ids(self) -> list[str]:
-        """The ``structure_id`` of every generated structure, in order."""
-        return [doc.structure_id for doc in self.structures]

@@ -2,10 +2,11 @@
 
 The Flow, run by ``run_locally`` or FireWorks alike::
 
-    generate (one job per material and category)
-      -> plan       stores the structures, skips every reference (structure, functional,
-                    input_hash) and prediction (structure, model checksum) already stored,
-                    and replaces itself with the jobs still needed:
+    generate (one job per material and category: stores the structures it keeps,
+              ``max_per_category``, and returns their ids)
+      -> plan       skips every reference (structure, functional, input_hash) and
+                    prediction (structure, model checksum) already stored, and replaces
+                    itself with the jobs still needed:
                     references (a GGA -> r2SCAN Flow per structure, r2SCAN started from
                     the GGA run) and predictions (one job per model and chunk of
                     ``chunk_size`` structures)
@@ -31,6 +32,7 @@ spec's resources as ``_queueadapter`` overrides for ``qlaunch``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 from uuid import uuid4
@@ -48,17 +50,17 @@ from pesbench.schemas.campaign import CampaignRunSummary
 from pesbench.schemas.comparison import is_native_pair
 from pesbench.schemas.structure import GenerationDoc, StructureDoc
 from pesbench.settings import get_settings
-from pesbench.stores.structures import store_structures
 from pesbench.structures.io import load_structure
 from pesbench.structures.registry import get_generator
 from pesbench.workflows.fireworks import DFT_CATEGORY
 from pesbench.workflows.planning import (
     _dataset_references,
+    _generated_structures,
     _Imported,
-    _kept_structures,
     _plan_predictions,
     _plan_properties,
     _plan_references,
+    _Read,
     _worker_config,
 )
 from pesbench.workflows.records import finish_campaign, record_run
@@ -85,9 +87,11 @@ class CampaignFlowMaker(Maker):
         Flow name prefix (``"<name> <campaign>"``).
     generate_maker
         Template of the generate jobs: for each material and category of the spec, this
-        maker with the spec's category and parameters (``min_distance`` is its own). It
-        stores nothing itself (``store=False``): the plan stores the structures it keeps
-        (``max_per_category``), tagged with the campaign.
+        maker with the spec's category, parameters, campaign and ``max_per_category``
+        (``min_distance`` and a ``max_structures`` of its own win). It stores the
+        structures it keeps and returns their ids alone (``keep_structures=False``): they
+        never travel through the JobStore or a FireWorks spec, and the plan reads them back
+        only where references are planned. With ``keep_structures`` the plan stores them.
     reference_maker
         The references of one structure: GGA, then r2SCAN started from the GGA run.
     predict_maker
@@ -106,7 +110,9 @@ class CampaignFlowMaker(Maker):
     """
 
     name: str = "campaign"
-    generate_maker: GenerateMaker = field(default_factory=lambda: GenerateMaker(store=False))
+    generate_maker: GenerateMaker = field(
+        default_factory=lambda: GenerateMaker(keep_structures=False)
+    )
     reference_maker: ReferenceFlowMaker = field(default_factory=ReferenceFlowMaker)
     predict_maker: PredictMaker = field(default_factory=lambda: PredictMaker(model=""))
     property_maker: PropertyFlowMaker = field(
@@ -146,7 +152,12 @@ class CampaignFlowMaker(Maker):
                 if "seed" in get_generator(category).params.model_fields:
                     parameters.setdefault("seed", spec.seed)
                 maker = replace(
-                    self.generate_maker, name="", category=category, parameters=parameters
+                    self.generate_maker,
+                    name="",
+                    category=category,
+                    parameters=parameters,
+                    max_structures=self.generate_maker.max_structures or spec.max_per_category,
+                    campaign=spec.name,
                 )
                 step = maker.make(bulk, source=str(path))
                 step.name = f"generate {category} {bulk.composition.reduced_formula}"
@@ -237,13 +248,14 @@ def plan_campaign(
     settings = get_settings()
     predict_makers = maker.predict_makers(spec)
     retry = maker.retry_failed
-    docs: list[StructureDoc] | list[_Imported]
+    docs: Sequence[StructureDoc | _Read | _Imported]
     if spec.dataset is not None:  # the imported references are the DFT side
         docs, refs = _dataset_references(spec, settings)
     else:
-        docs = _kept_structures(spec, generations)
-        store_structures(docs, spec.name, settings)
-        refs = _plan_references(maker.reference_flow_maker(spec), docs, spec, retry, settings)
+        # structures read back only for references: their inputs depend on the structure
+        docs = _generated_structures(spec, generations, settings, read=bool(spec.functionals))
+        read = [doc for doc in docs if not isinstance(doc, _Imported)]
+        refs = _plan_references(maker.reference_flow_maker(spec), read, spec, retry, settings)
     preds = _plan_predictions(predict_makers, docs, spec, retry, settings)
     props = _plan_properties(maker.property_flow_maker(spec), spec)
     summary = CampaignRunSummary(

@@ -12,6 +12,7 @@ from typing import Any
 
 from jobflow import Flow, Job
 from jobflow.core.reference import OutputReference
+from pymatgen.core import Structure
 
 from pesbench.engines.base import get_engine
 from pesbench.makers.predict import PredictMaker
@@ -25,6 +26,7 @@ from pesbench.schemas.structure import GenerationDoc, StructureDoc
 from pesbench.settings import PesbenchSettings
 from pesbench.stores.collections import PREDICTIONS, REFERENCES
 from pesbench.stores.connection import open_collection
+from pesbench.stores.structures import load_structures, store_structures
 from pesbench.structures.io import load_structure
 from pesbench.workflows.fireworks import DFT_CATEGORY, MLIP_CATEGORY
 from pesbench.workflows.records import as_doc, join_campaign, stored_ids
@@ -52,25 +54,52 @@ class _Work:
     reused: int = 0
 
 
-def _kept_structures(
-    spec: CampaignSpec, generations: list[GenerationDoc | dict]
-) -> list[StructureDoc]:
-    """The generated structures, ``max_per_category`` of each generation, each once."""
-    docs: list[StructureDoc] = []
-    for generation in generations:
-        structures = as_doc(GenerationDoc, generation).structures
-        docs.extend(structures[: spec.max_per_category] if spec.max_per_category else structures)
-    return list({doc.structure_id: doc for doc in docs}.values())
-
-
 @dataclass
 class _Imported:
-    """A structure of an imported dataset: what planning its predictions needs of it.
+    """A structure of an imported dataset, or one its generate job stored: its id only.
 
-    Its id only: a prediction job reads its structures itself.
+    A prediction job reads its structures itself.
     """
 
     structure_id: str
+
+
+@dataclass
+class _Read:
+    """A stored structure read back by id: what planning its references needs of it."""
+
+    structure_id: str
+    structure: Structure
+
+
+def _generated_structures(
+    spec: CampaignSpec,
+    generations: list[GenerationDoc | dict],
+    settings: PesbenchSettings,
+    *,
+    read: bool,
+) -> list[StructureDoc | _Read | _Imported]:
+    """The generated structures, ``max_per_category`` of each generation, each once.
+
+    A generation holding its documents (a generate maker with ``keep_structures``) has
+    them stored here, tagged with the campaign; one holding ids alone was stored by its
+    job (the campaign's default). With ``read`` (references to plan: their input settings
+    depend on the structure), the structures of those ids are read from the database.
+    """
+    held: dict[str, StructureDoc] = {}
+    ids: list[str] = []
+    for generation in generations:
+        doc = as_doc(GenerationDoc, generation)
+        kept = doc.structure_ids[: spec.max_per_category or None]
+        ids.extend(kept)
+        held.update((s.structure_id, s) for s in doc.structures[: len(kept)])
+    ids = list(dict.fromkeys(ids))
+    store_structures(list(held.values()), spec.name, settings)
+    if not read:
+        return [held.get(i) or _Imported(i) for i in ids]
+    missing = [i for i in ids if i not in held]
+    loaded = dict(zip(missing, load_structures(missing, settings), strict=True))
+    return [held.get(i) or _Read(i, loaded[i]) for i in ids]
 
 
 def _dataset_references(
@@ -115,14 +144,14 @@ def _dataset_references(
 
 def _plan_references(
     maker: ReferenceFlowMaker,
-    docs: list[StructureDoc],
+    docs: Sequence[StructureDoc | _Read],
     spec: CampaignSpec,
     retry_failed: bool,
     settings: PesbenchSettings,
 ) -> _Work:
     """A reference Flow per structure, for its references not stored yet."""
     engines: dict[str | None, Any] = {}
-    wanted: dict[str, tuple[StructureDoc, Functional]] = {}
+    wanted: dict[str, tuple[StructureDoc | _Read, Functional]] = {}
     for doc in docs:
         for functional in spec.functionals:
             ref_maker = maker.maker_for(functional)
@@ -138,7 +167,7 @@ def _plan_references(
     ids = list(wanted)
     have = stored_ids(REFERENCES, "reference_id", ids, retry_failed, settings)
     join_campaign(REFERENCES, "reference_id", have, spec.name, settings)
-    todo: dict[str, tuple[StructureDoc, list[Functional]]] = {}
+    todo: dict[str, tuple[StructureDoc | _Read, list[Functional]]] = {}
     for ref_id, (doc, functional) in wanted.items():
         if ref_id not in have:
             todo.setdefault(doc.structure_id, (doc, []))[1].append(functional)
@@ -159,9 +188,9 @@ def _plan_references(
 def _stored_gga_runs(
     maker: ReferenceFlowMaker,
     spec: CampaignSpec,
-    wanted: dict[str, tuple[StructureDoc, Functional]],
+    wanted: dict[str, tuple[StructureDoc | _Read, Functional]],
     have: set[str],
-    todo: dict[str, tuple[StructureDoc, list[Functional]]],
+    todo: dict[str, tuple[StructureDoc | _Read, list[Functional]]],
     settings: PesbenchSettings,
 ) -> dict[str, str]:
     """structure_id -> run folder of its stored GGA reference, where r2SCAN is still to do.
@@ -192,7 +221,7 @@ def _stored_gga_runs(
 
 def _plan_predictions(
     makers: list[PredictMaker],
-    docs: Sequence[StructureDoc | _Imported],
+    docs: Sequence[StructureDoc | _Read | _Imported],
     spec: CampaignSpec,
     retry_failed: bool,
     settings: PesbenchSettings,
