@@ -129,10 +129,13 @@ class StructureDoc(PesbenchDoc):
         seed: int | None = None,
         source: str | None = None,
         tags: list[str] | None = None,
+        parent_id: str | None = None,
     ) -> StructureDoc:
         """Build the document of ``structure``, generated from the bulk ``parent``.
 
-        ``structure_id``, formula and site count are derived here, never passed in.
+        ``structure_id``, formula and site count are derived here, never passed in;
+        ``parent_id``, ``structure_id(parent)`` when the caller has it already (a
+        generation's many documents share one bulk), is computed here when not given.
         """
         return cls(
             structure_id=structure_id(structure),
@@ -141,7 +144,7 @@ class StructureDoc(PesbenchDoc):
             nsites=len(structure),
             category=category,  # type: ignore[arg-type]
             role=role,  # type: ignore[arg-type]
-            parent_id=structure_id(parent),
+            parent_id=parent_id or structure_id(parent),
             parent_formula=parent.composition.reduced_formula,
             source=source,
             generator=generator,

@@ -152,6 +152,7 @@ def generate(
         generation = generator.function(bulk, params)
     dumped = params.model_dump(mode="json")
     seed = dumped.get("seed")
+    parent_id = structure_id(bulk)
     docs = [
         StructureDoc.from_structure(
             item.structure,
@@ -163,12 +164,13 @@ def generate(
             details=item.details,
             seed=seed,
             source=source,
+            parent_id=parent_id,
         )
         for item in generation.structures
     ]
     return GenerationDoc(
         category=category,  # type: ignore[arg-type]
-        parent_id=structure_id(bulk),
+        parent_id=parent_id,
         source=source,
         parameters=dumped,
         structures=docs,
