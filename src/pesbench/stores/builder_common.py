@@ -45,8 +45,15 @@ COLLECTION_KEYS = KEYS
 """The clean collections of DESIGN.md and the key of each."""
 
 
-COMPARISON_INDEXES = ("level", "campaigns", "structure_id", "model_id", "last_updated")
-"""Non-unique indexes of ``comparisons``: what the builders and queries select by."""
+COMPARISON_INDEXES = (
+    "level", "campaign", "campaigns", "structure_id", "model_id", "last_updated"
+)  # fmt: skip
+"""Non-unique indexes of ``comparisons``: what the builders and queries select by.
+
+``campaign`` with ``campaigns``: a campaign's rows are selected by either
+(:func:`~pesbench.stores.references.in_campaign`), and MongoDB serves an ``$or`` from
+indexes only when every branch has one; without it, a report read every structure-level
+row of every campaign."""
 
 FAILED = "failed"
 """``status`` of a comparison whose item raised; its ``error`` says why. Readers skip it."""
