@@ -270,8 +270,7 @@ def _model_footing(
         return fields
     try:
         if structure is not None:
-            cell = Structure.from_dict(structure)
-            fields["energy_correction_per_atom_model"] = mp2020_correction(cell) / len(cell)
+            fields["energy_correction_per_atom_model"] = _structure_correction(structure)
         if bulk is not None and bulk.get("structure") is not None:
             fields["bulk_correction_per_atom"] = _bulk_correction(bulk)
     except ValueError as exc:
@@ -281,6 +280,48 @@ def _model_footing(
             "energy_footing_note": f"energies as predicted (MP2020-corrected): {exc}",
         }
     return fields
+
+
+_CORRECTIONS: dict[tuple[int, tuple[tuple[str, float], ...]], float] = {}
+"""MP2020 correction per atom by (sites, composition), of structures without O or S."""
+
+_STRUCTURE_DEPENDENT = {"O", "S"}
+"""Elements whose MP2020 correction depends on the structure (oxide and sulfide types)."""
+
+
+def _composition_key(structure: dict[str, Any]) -> tuple[int, tuple[tuple[str, float], ...]] | None:
+    """What the MP2020 correction of a structure (a ``Structure.as_dict``) depends on.
+
+    Its number of sites and its composition, where it holds neither O nor S (pymatgen's
+    scheme reads the structure only for their oxide and sulfide types) nor species with an
+    oxidation state; None otherwise (the correction is then computed for the structure).
+    """
+    amounts: dict[str, float] = defaultdict(float)
+    for site in structure["sites"]:
+        for species in site["species"]:
+            if species.get("oxidation_state") or species["element"] in _STRUCTURE_DEPENDENT:
+                return None
+            amounts[species["element"]] += species["occu"]
+    return len(structure["sites"]), tuple(sorted(amounts.items()))
+
+
+def _structure_correction(structure: dict[str, Any]) -> float:
+    """:func:`mp2020_correction` per atom of ``structure`` (a ``Structure.as_dict``).
+
+    Computed once per composition where only the composition matters
+    (:func:`_composition_key`): pymatgen's oxidation-state guesses were most of a build's
+    time for an ``mp2020`` model.
+    """
+    key = _composition_key(structure)
+    if key is not None and key in _CORRECTIONS:
+        return _CORRECTIONS[key]
+    cell = Structure.from_dict(structure)
+    value = mp2020_correction(cell) / len(cell)
+    if key is not None:
+        if len(_CORRECTIONS) > 100_000:  # bounded: a long-lived builder process
+            _CORRECTIONS.clear()
+        _CORRECTIONS[key] = value
+    return value
 
 
 _BULK_CORRECTIONS: dict[str, float] = {}
