@@ -13,8 +13,8 @@ from pesbench.testing.morse import ScaledMorse
 def _alloy() -> Atoms:
     atoms = bulk("Cu", "fcc", a=3.61, cubic=True).repeat((2, 1, 1))
     atoms.symbols[[1, 4]] = "Au"
-    atoms.set_cell(atoms.cell @ (np.eye(3) + [[0.02, 0.01, 0], [0, -0.01, 0], [0, 0.03, 0]]),
-                   scale_atoms=True)  # fmt: skip
+    strain = np.array([[0.02, 0.01, 0], [0, -0.01, 0], [0, 0.03, 0]])
+    atoms.set_cell(atoms.cell @ (np.eye(3) + strain), scale_atoms=True)
     atoms.positions += np.random.default_rng(3).normal(0, 0.1, atoms.positions.shape)
     return atoms
 
