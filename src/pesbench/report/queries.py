@@ -7,6 +7,7 @@ nothing here draws or writes HTML (:mod:`pesbench.report.assemble` and
 
 from __future__ import annotations
 
+import gc
 from datetime import datetime
 from typing import Any
 
@@ -64,6 +65,8 @@ def load_force_pairs(structure: pd.DataFrame, settings: PesbenchSettings) -> lis
     stores = {name: collection_store(name, settings) for name in COLLECTIONS}
     for store in stores.values():
         store.connect()
+    paused = gc.isenabled()
+    gc.disable()  # no cycles in the decoded forces; walking their lists again and again costs
     try:
         aligner = SiteAligner(stores["references"], stores["structures"])
         for (model, functional, code), rows in structure.groupby(
@@ -83,6 +86,8 @@ def load_force_pairs(structure: pd.DataFrame, settings: PesbenchSettings) -> lis
                 title = f"{model} vs {functional} ({code})"
                 pairs.append(ForcePairs(title, np.concatenate(ref_f), np.concatenate(pred_f)))
     finally:
+        if paused:
+            gc.enable()
         for store in stores.values():
             store.close()
     return pairs
