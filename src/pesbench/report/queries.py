@@ -74,17 +74,20 @@ def load_force_pairs(structure: pd.DataFrame, settings: PesbenchSettings) -> lis
         ):
             refs = _fetch(stores[REFERENCES], "reference_id", list(rows["reference_id"]))
             preds = _fetch(stores[PREDICTIONS], "prediction_id", list(rows["prediction_id"]))
-            ref_f, pred_f = [], []
+            ref_f: list[Any] = []  # one force vector per atom, every structure's in turn
+            pred_f: list[Any] = []
             for rid, pid in zip(rows["reference_id"], rows["prediction_id"], strict=True):
                 if rid not in refs or pid not in preds:
                     continue
                 r, p = refs[rid]["forces"], aligner.align(preds[pid], refs[rid])["forces"]
                 if r is not None and p is not None:
-                    ref_f.append(np.asarray(r).ravel())
-                    pred_f.append(np.asarray(p).ravel())
-            if ref_f:
+                    ref_f.extend(r)
+                    pred_f.extend(p)
+            if ref_f:  # one array each, not one per structure: 10^5 structures
                 title = f"{model} vs {functional} ({code})"
-                pairs.append(ForcePairs(title, np.concatenate(ref_f), np.concatenate(pred_f)))
+                pairs.append(
+                    ForcePairs(title, np.asarray(ref_f).ravel(), np.asarray(pred_f).ravel())
+                )
     finally:
         if paused:
             gc.enable()
