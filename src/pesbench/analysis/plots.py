@@ -17,6 +17,7 @@ from numpy.typing import ArrayLike
 from pesbench.analysis.metrics import paired_arrays
 
 __all__ = [
+    "BARS_UP_TO",
     "DENSITY_ABOVE",
     "cross_functional_figure",
     "figure_png",
@@ -28,6 +29,8 @@ __all__ = [
 
 DENSITY_ABOVE = 5000
 """Points per parity panel above which it is drawn as a density (hexbin)."""
+BARS_UP_TO = 40
+"""Groups of the one-point figure up to which each gets labelled bars (more: a scatter)."""
 
 
 def figure_png(fig: Figure, dpi: int = 110) -> bytes:
@@ -150,12 +153,18 @@ def cross_functional_figure(
 def one_point_figure(frame: pd.DataFrame) -> Figure:
     """Force MAE of each group before and after the one-point correction.
 
+    Up to :data:`BARS_UP_TO` groups: a pair of bars each, labelled. More (a dataset of
+    hundreds of materials): one point per group, raw MAE against corrected MAE, with the
+    diagonal (below it, the correction helped), in a figure of fixed size.
+
     Parameters
     ----------
     frame
         Columns ``label``, ``one_point_mae_before``, ``one_point_mae_after`` (eV/Å).
     """
     data = frame.dropna(subset=["one_point_mae_before", "one_point_mae_after"])
+    if len(data) > BARS_UP_TO:
+        return _one_point_scatter(data)
     fig = Figure(figsize=(max(4.0, 0.9 * len(data) + 2), 3.8), layout="constrained")
     ax = fig.subplots()
     x = np.arange(len(data))
@@ -165,4 +174,21 @@ def one_point_figure(frame: pd.DataFrame) -> Figure:
     ax.set_ylabel("force MAE of the other structures (eV/Å)")
     ax.legend(fontsize=8)
     ax.set_title("One-point correction (scale fitted on one structure)", fontsize=10)
+    return fig
+
+
+def _one_point_scatter(data: pd.DataFrame) -> Figure:
+    before = data["one_point_mae_before"].to_numpy(dtype=float)
+    after = data["one_point_mae_after"].to_numpy(dtype=float)
+    fig = Figure(figsize=(5.0, 4.4), layout="constrained")
+    ax = fig.subplots()
+    ax.scatter(before, after, s=6, alpha=0.5, linewidths=0)
+    top = 1.05 * float(max(before.max(), after.max(), 1e-12))
+    ax.plot([0, top], [0, top], "k--", lw=0.8, label="no change")
+    ax.set(xlim=(0, top), ylim=(0, top))
+    ax.set_xlabel("raw force MAE of the other structures (eV/Å)")
+    ax.set_ylabel("one-point corrected force MAE (eV/Å)")
+    ax.legend(fontsize=8, loc="upper left")
+    helped = int((after < before).sum())
+    ax.set_title(f"One-point correction: {len(data):,} groups, {helped:,} improved", fontsize=10)
     return fig
