@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from pesbench.cli.main import app
 from pesbench.schemas.comparison import MaterialComparisonDoc, PropertyRow, StructureComparisonDoc
 from pesbench.settings import PesbenchSettings
+from pesbench.stores import query
 from pesbench.stores.query import QueryError, export_table, query_comparisons
 
 
@@ -178,3 +179,40 @@ def test_query_reads_only_the_columns_asked_and_chunks_agree(
     # built in chunks (here of 3 documents): the same table as in one piece
     monkeypatch.setattr("pesbench.stores.query.FRAME_CHUNK", 3)
     pd.testing.assert_frame_equal(query_comparisons(db_settings), everything)
+
+
+def test_a_cached_table_is_returned_until_the_collection_changes(
+    db_settings: PesbenchSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _insert(db_settings)
+    first = query_comparisons(db_settings, level="structure", cache=True)
+    (cached,) = (db_settings.data_dir / query.CACHE_FOLDER).glob("comparisons-*.pkl")
+    reads: list[int] = []
+    load = query._load_frame
+    monkeypatch.setattr(query, "_load_frame", lambda *a: reads.append(1) or load(*a))
+    again = query_comparisons(db_settings, level="structure", cache=True)
+    pd.testing.assert_frame_equal(again, first)
+    assert reads == []  # from the file, not from the rows
+    assert len(query_comparisons(db_settings, level="structure")) == 1
+    assert reads == [1]
+
+    with MongoClient(db_settings.db_uri) as client:  # any write: another content
+        client[db_settings.db_name].comparisons.update_one(
+            {"comparison_id": "p|r"}, {"$set": {"force_mae": 0.07}}
+        )
+    changed = query_comparisons(db_settings, level="structure", cache=True)
+    assert changed["force_mae"].tolist() == [0.07]
+    assert reads == [1, 1]
+    assert not cached.exists()  # the table of the earlier content is gone
+    other = query_comparisons(db_settings, cache=True)  # another query: its own table
+    assert len(other) == 8
+    assert len(list(cached.parent.glob("comparisons-*.pkl"))) == 2
+
+
+def test_no_cache_where_the_server_refuses_its_hash(
+    db_settings: PesbenchSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _insert(db_settings)
+    monkeypatch.setattr(query, "_content_hash", lambda collection: None)
+    assert len(query_comparisons(db_settings, level="structure", cache=True)) == 1
+    assert not (db_settings.data_dir / query.CACHE_FOLDER).exists()

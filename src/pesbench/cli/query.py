@@ -122,6 +122,14 @@ def query(
             "force_mae,force_scale: much faster on millions of structure-level rows.",
         ),
     ] = None,
+    cache: Annotated[
+        bool,
+        typer.Option(
+            "--cache",
+            help="Keep the table in the data directory and reuse it while the comparisons "
+            "are unchanged (MongoDB's dbHash): repeated queries of millions of rows.",
+        ),
+    ] = False,
 ) -> None:
     """Print (or export) the comparisons of models against DFT, or the relaxed properties.
 
@@ -148,5 +156,7 @@ def query(
     else:
         lvl: Level = level  # type: ignore[assignment]
         wanted = [f.strip() for f in fields.split(",") if f.strip()] if fields else None
-        frame = query_comparisons(settings, lvl, columns=wanted, pairing=pairing, **filters)
+        frame = query_comparisons(
+            settings, lvl, columns=wanted, cache=cache, pairing=pairing, **filters
+        )
     _show(frame, level, output)

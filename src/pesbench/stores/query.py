@@ -11,14 +11,19 @@ the parent's structure_id or its formula. Comparisons that failed to build
 from __future__ import annotations
 
 import gc
+import hashlib
+import json
+import os
 from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
+from pymongo.errors import PyMongoError
 
+from pesbench import __version__
 from pesbench.analysis.property_errors import PropertyPair, pair_properties, property_error_rows
 from pesbench.errors import PesbenchError
-from pesbench.settings import PesbenchSettings
+from pesbench.settings import PesbenchSettings, get_settings
 from pesbench.stores.builders import FAILED, collection_store
 from pesbench.stores.collections import COMPARISONS
 from pesbench.stores.properties import PropertyStore
@@ -133,10 +138,59 @@ def _load_frame(
     return frame[first + [c for c in frame.columns if c not in first]]
 
 
+CACHE_FOLDER = "query-cache"
+"""Under the data directory: tables of :func:`query_comparisons` ``cache=True``."""
+
+
+def _content_hash(collection: Any) -> str | None:
+    """MongoDB's own hash of the collection's content (``dbHash``); None where refused.
+
+    Any insert, update or delete changes it. The server reads every document for it (a few
+    seconds for 10^6 comparisons) and holds writes to the database meanwhile; a sharded
+    cluster (mongos) does not run it.
+    """
+    try:
+        reply = collection.database.command("dbHash", collections=[collection.name])
+    except PyMongoError:
+        return None
+    value = reply.get("collections", {}).get(collection.name)
+    return str(value) if value else None
+
+
+def _cache_path(
+    settings: PesbenchSettings, collection: Any, criteria: dict[str, Any], columns: list[str] | None
+) -> Path | None:
+    """``comparisons-<database>-<content>-<query>.pkl`` in the data directory's cache.
+
+    None where the server gives no content hash (:func:`_content_hash`): nothing cached.
+    """
+    content = _content_hash(collection)
+    if content is None:
+        return None
+    database = hashlib.sha256(f"{settings.db_uri}|{settings.db_name}".encode()).hexdigest()[:16]
+    query = json.dumps([criteria, columns, __version__, pd.__version__], sort_keys=True)
+    key = hashlib.sha256(query.encode()).hexdigest()[:24]
+    return settings.data_dir / CACHE_FOLDER / f"comparisons-{database}-{content}-{key}.pkl"
+
+
+def _write_cache(path: Path, frame: pd.DataFrame) -> None:
+    """Write ``path`` atomically; drop the tables of the database's earlier contents."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _, database, content, _ = path.name.split("-")
+    for old in path.parent.glob(f"comparisons-{database}-*.pkl"):
+        if old.name.split("-")[2] != content:
+            old.unlink(missing_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    frame.to_pickle(partial, protocol=5)
+    os.replace(partial, path)
+
+
 def query_comparisons(
     settings: PesbenchSettings | None = None,
     level: Level = "material",
     columns: list[str] | None = None,
+    *,
+    cache: bool = False,
     **filters: str | None,
 ) -> pd.DataFrame:
     """A tidy table of comparisons.
@@ -151,6 +205,10 @@ def query_comparisons(
         Only these fields (with the grouping columns): a table of 10^6 structure-level rows
         comes much faster with the few columns an analysis reads (``benchmarks/scale``).
         Default: every field.
+    cache
+        Keep the table in the data directory and return it again while the collection's
+        content is unchanged (MongoDB's ``dbHash``, see :func:`_content_hash`): repeated
+        queries of 10^6 rows in seconds. No ``dbHash`` (sharded cluster): no cache.
     **filters
         ``campaign``, ``category``, ``material``, ``model``, ``functional``, ``pairing``.
 
@@ -171,16 +229,23 @@ def query_comparisons(
         raise QueryError(f"unknown level {level!r}: material or structure")
     if columns is not None:
         columns = list(dict.fromkeys([*(c for c in _KEY_COLUMNS if c not in columns), *columns]))
+    settings = settings or get_settings()
+    criteria = comparison_criteria(level, **filters)
     store = collection_store(COMPARISONS, settings)
     store.connect()
     try:
-        frame = _load_frame(store._collection, comparison_criteria(level, **filters), columns)
+        cached = _cache_path(settings, store._collection, criteria, columns) if cache else None
+        if cached is not None and cached.is_file():
+            return pd.read_pickle(cached)  # written by this function, in the user's data dir
+        frame = _load_frame(store._collection, criteria, columns)
     finally:
         store.close()
-    keys = [c for c in _SORT_KEYS if c in frame.columns]
-    return (
-        frame.sort_values(keys, na_position="first").reset_index(drop=True) if len(frame) else frame
-    )
+    if len(frame):
+        keys = [c for c in _SORT_KEYS if c in frame.columns]
+        frame = frame.sort_values(keys, na_position="first").reset_index(drop=True)
+    if cached is not None:
+        _write_cache(cached, frame)
+    return frame
 
 
 def property_criteria(

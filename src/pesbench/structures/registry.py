@@ -150,9 +150,7 @@ def generate(
         generation = generator.function(bulk, params, calculator=calculator)
     else:
         generation = generator.function(bulk, params)
-    dumped = params.model_dump(mode="json")
-    seed = dumped.get("seed")
-    parent_id = structure_id(bulk)
+    dumped, parent_id = params.model_dump(mode="json"), structure_id(bulk)
     docs = [
         StructureDoc.from_structure(
             item.structure,
@@ -162,7 +160,7 @@ def generate(
             generator=generator.dotted_name,
             parameters=dumped,
             details=item.details,
-            seed=seed,
+            seed=dumped.get("seed"),
             source=source,
             parent_id=parent_id,
         )
