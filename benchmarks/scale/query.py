@@ -9,7 +9,13 @@ other model ids up to ``--rows`` (as ``run.py`` does). Then, alternating the ord
   benchmark (every document into one list of dicts, then one DataFrame);
 - ``full``: :func:`~pesbench.stores.query.query_comparisons` now (DataFrames of 50,000
   documents at a time, Python's garbage collector paused while they are decoded);
-- ``columns``: the same with ``columns=`` the error columns an analysis reads.
+- ``columns``: the same with ``columns=`` the error columns an analysis reads;
+- ``cache_first``: ``query_comparisons(..., cache=True)`` with no table kept yet (the rows
+  read, the table written to the data directory);
+- ``cache_again``: the same query again: MongoDB's ``dbHash`` of the collection, then the
+  kept table read (``dbhash`` times the hash alone).
+
+The kept table is checked equal to ``full``'s (``pandas.testing.assert_frame_equal``).
 
 Results: ``results-query.json`` next to this file.
 
@@ -21,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -31,7 +38,7 @@ import pandas as pd
 
 from pesbench.importers import DatasetId, ImportOptions, import_path
 from pesbench.settings import PesbenchSettings, override_settings
-from pesbench.stores import LocalMongoServer, find_mongod
+from pesbench.stores import LocalMongoServer, find_mongod, query
 from pesbench.stores.builders import build_comparisons, collection_store
 from pesbench.stores.query import _frame, comparison_criteria, query_comparisons
 
@@ -55,10 +62,27 @@ def _before(settings: PesbenchSettings) -> pd.DataFrame:
     return _frame(docs)
 
 
+def _cache_first(settings: PesbenchSettings) -> pd.DataFrame:
+    shutil.rmtree(settings.data_dir / query.CACHE_FOLDER, ignore_errors=True)
+    return query_comparisons(settings, "structure", cache=True)
+
+
+def _dbhash(settings: PesbenchSettings) -> pd.DataFrame:
+    store = collection_store("comparisons", settings)
+    store.connect()
+    try:
+        return pd.DataFrame({"md5": [query._content_hash(store._collection)]})
+    finally:
+        store.close()
+
+
 VARIANTS = {
     "before": _before,
     "full": lambda s: query_comparisons(s, "structure"),
     "columns": lambda s: query_comparisons(s, "structure", columns=ANALYSIS_COLUMNS),
+    "cache_first": _cache_first,
+    "cache_again": lambda s: query_comparisons(s, "structure", cache=True),
+    "dbhash": _dbhash,
 }
 
 
@@ -68,10 +92,12 @@ def main() -> None:
     parser.add_argument("--structures", type=int, default=1000)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated")
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("results-query.json"))
     args = parser.parse_args()
     out: dict[str, Any] = {"machine": machine("cpu (no GPU used)"), "args": vars(args)}
-    timings: dict[str, list[float]] = {name: [] for name in VARIANTS}
+    names = args.variants.split(",")
+    timings: dict[str, list[float]] = {name: [] for name in names}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         generate(folder / "d.extxyz", args.structures, 50)
@@ -85,7 +111,6 @@ def main() -> None:
                         functional="PBE")  # fmt: skip
                 build_comparisons(settings)
                 out["rows"] = synthetic_rows(settings, args.rows)
-                names = list(VARIANTS)
                 for repeat in range(args.repeats):
                     for name in names if repeat % 2 == 0 else names[::-1]:
                         start = time.perf_counter()
@@ -94,6 +119,11 @@ def main() -> None:
                         out.setdefault("shape", {})[name] = list(frame.shape)
                         del frame
                         print(name, timings[name][-1], flush=True)
+                if {"full", "cache_again"} <= set(names):
+                    pd.testing.assert_frame_equal(
+                        VARIANTS["cache_again"](settings), VARIANTS["full"](settings)
+                    )
+                    out["cached_table_equals_full"] = True
         finally:
             server.stop()
     out["seconds"] = timings
