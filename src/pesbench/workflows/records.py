@@ -1,9 +1,10 @@
-"""What a campaign writes to MongoDB: its structures, its run record and, at the end, its results.
+"""What a campaign writes to MongoDB: its run record and, at the end, its results.
 
-The plan job (:mod:`pesbench.workflows.campaign`) calls the helpers that store structures,
-look up what is stored and record the run; :func:`finish_campaign` is the campaign's last
-job: it stores the new references and predictions that their jobs could not store as they
-landed (idempotent), brings the comparisons up to date and writes the report.
+The plan job (:mod:`pesbench.workflows.campaign`) calls the helpers that look up what is
+stored and record the run (its generate jobs store the structures); :func:`finish_campaign`
+is the campaign's last job: it stores the new references and predictions that their jobs
+could not store as they landed (idempotent), brings the comparisons up to date and writes
+the report.
 """
 
 from __future__ import annotations
