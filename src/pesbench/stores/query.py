@@ -206,9 +206,8 @@ def query_comparisons(
         comes much faster with the few columns an analysis reads (``benchmarks/scale``).
         Default: every field.
     cache
-        Keep the table in the data directory and return it again while the collection's
-        content is unchanged (MongoDB's ``dbHash``, see :func:`_content_hash`): repeated
-        queries of 10^6 rows in seconds. No ``dbHash`` (sharded cluster): no cache.
+        Keep the table in the data directory, returned again while MongoDB's ``dbHash`` of
+        the collection is unchanged (:func:`_content_hash`; none on a sharded cluster).
     **filters
         ``campaign``, ``category``, ``material``, ``model``, ``functional``, ``pairing``.
 
