@@ -7,7 +7,6 @@ nothing here draws or writes HTML (:mod:`pesbench.report.assemble` and
 
 from __future__ import annotations
 
-import gc
 from datetime import datetime
 from typing import Any
 
@@ -24,7 +23,7 @@ from pesbench.stores.collections import CAMPAIGNS, PREDICTIONS, REFERENCES, STRU
 from pesbench.stores.connection import open_collection
 from pesbench.stores.corrections import load_corrections
 from pesbench.stores.mongo import query_in
-from pesbench.stores.query import query_comparisons
+from pesbench.stores.query import gc_paused, query_comparisons
 from pesbench.stores.references import in_campaign
 from pesbench.stores.site_alignment import SiteAligner
 
@@ -61,38 +60,38 @@ def load_force_pairs(structure: pd.DataFrame, settings: PesbenchSettings) -> lis
     settings
         Which database.
     """
-    pairs = []
     stores = {name: collection_store(name, settings) for name in COLLECTIONS}
     for store in stores.values():
         store.connect()
-    paused = gc.isenabled()
-    gc.disable()  # no cycles in the decoded forces; walking their lists again and again costs
     try:
-        aligner = SiteAligner(stores["references"], stores["structures"])
-        for (model, functional, code), rows in structure.groupby(
-            ["model_id", "functional", "reference_code"]
-        ):
-            refs = _fetch(stores[REFERENCES], "reference_id", list(rows["reference_id"]))
-            preds = _fetch(stores[PREDICTIONS], "prediction_id", list(rows["prediction_id"]))
-            ref_f: list[Any] = []  # one force vector per atom, every structure's in turn
-            pred_f: list[Any] = []
-            for rid, pid in zip(rows["reference_id"], rows["prediction_id"], strict=True):
-                if rid not in refs or pid not in preds:
-                    continue
-                r, p = refs[rid]["forces"], aligner.align(preds[pid], refs[rid])["forces"]
-                if r is not None and p is not None:
-                    ref_f.extend(r)
-                    pred_f.extend(p)
-            if ref_f:  # one array each, not one per structure: 10^5 structures
-                title = f"{model} vs {functional} ({code})"
-                pairs.append(
-                    ForcePairs(title, np.asarray(ref_f).ravel(), np.asarray(pred_f).ravel())
-                )
+        with gc_paused():  # no cycles in the decoded forces
+            return _force_pairs(structure, stores)
     finally:
-        if paused:
-            gc.enable()
         for store in stores.values():
             store.close()
+
+
+def _force_pairs(structure: pd.DataFrame, stores: dict[str, Any]) -> list[ForcePairs]:
+    """One panel per (model, functional, code): every atom's force, aligned site by site."""
+    pairs = []
+    aligner = SiteAligner(stores["references"], stores["structures"])
+    for (model, functional, code), rows in structure.groupby(
+        ["model_id", "functional", "reference_code"]
+    ):
+        refs = _fetch(stores[REFERENCES], "reference_id", list(rows["reference_id"]))
+        preds = _fetch(stores[PREDICTIONS], "prediction_id", list(rows["prediction_id"]))
+        ref_f: list[Any] = []  # one force vector per atom, every structure's in turn
+        pred_f: list[Any] = []
+        for rid, pid in zip(rows["reference_id"], rows["prediction_id"], strict=True):
+            if rid not in refs or pid not in preds:
+                continue
+            r, p = refs[rid]["forces"], aligner.align(preds[pid], refs[rid])["forces"]
+            if r is not None and p is not None:
+                ref_f.extend(r)
+                pred_f.extend(p)
+        if ref_f:  # one array each, not one per structure: 10^5 structures
+            title = f"{model} vs {functional} ({code})"
+            pairs.append(ForcePairs(title, np.asarray(ref_f).ravel(), np.asarray(pred_f).ravel()))
     return pairs
 
 
