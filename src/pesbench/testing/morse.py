@@ -35,6 +35,8 @@ WELL_DEPTH = {"Cu": 0.34, "Ni": 0.42, "Al": 0.27, "Ag": 0.33, "Au": 0.44, "Pd": 
 class ScaledMorse(Calculator):
     """The Morse sum of the module docstring, times ``scale`` (energy, forces and stress).
 
+    Results in ASE's units: energy eV, forces eV/Å, stress eV/Å³ (Voigt, tensile positive).
+
     Parameters
     ----------
     scale
