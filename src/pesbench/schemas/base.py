@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
@@ -17,6 +18,7 @@ from pydantic import (
 from pymatgen.core import Structure
 
 from pesbench import __version__
+from pesbench.schemas.structure_dict import structure_from_dict, structure_to_dict
 
 __all__ = [
     "FUNCTIONALS",
@@ -32,10 +34,13 @@ __all__ = [
 
 StructureField = Annotated[
     Structure,
-    PlainSerializer(lambda s: s.as_dict(), return_type=dict, when_used="json"),
+    BeforeValidator(lambda v: structure_from_dict(v) if isinstance(v, dict) else v),
+    PlainSerializer(structure_to_dict, return_type=dict, when_used="json"),
     WithJsonSchema({"type": "object", "description": "pymatgen Structure.as_dict()"}),
 ]
-"""A pymatgen ``Structure`` field: an object in Python, ``as_dict()`` in JSON and MongoDB."""
+"""A pymatgen ``Structure`` field: an object in Python, ``as_dict()`` in JSON and MongoDB.
+
+Written and read through :mod:`pesbench.schemas.structure_dict` (pymatgen's dict, faster)."""
 
 Forces = list[list[float]]
 """Per-atom forces, shape (n_atoms, 3), eV/Å."""

@@ -70,10 +70,10 @@ def site_keys(structure: Structure) -> list[tuple[str, ...]]:
     frac = np.round(frac, POSITION_DECIMALS)
     frac[frac >= 1.0] = 0.0
     frac += 0.0
-    return [
-        (str(site.specie), *(f"{x:.{POSITION_DECIMALS}f}" for x in coords))
-        for site, coords in zip(structure, frac, strict=True)
-    ]
+    # one %-format of every coordinate (what f"{x:.4f}" gives each, several times faster)
+    text = (f"%.{POSITION_DECIMALS}f," * frac.size) % tuple(frac.ravel().tolist())
+    coords = text.split(",")
+    return [(str(site.specie), *coords[3 * k : 3 * k + 3]) for k, site in enumerate(structure)]
 
 
 def site_order(structure: Structure) -> str:

@@ -137,15 +137,16 @@ class StructureDoc(PesbenchDoc):
         ``parent_id``, ``structure_id(parent)`` when the caller has it already (a
         generation's many documents share one bulk), is computed here when not given.
         """
+        sid, parent_id = structure_id(structure), parent_id or structure_id(parent)
         return cls(
-            structure_id=structure_id(structure),
+            structure_id=sid,
             structure=structure,
-            formula_reduced=structure.composition.reduced_formula,
+            formula_reduced=_formula_of(sid),
             nsites=len(structure),
             category=category,  # type: ignore[arg-type]
             role=role,  # type: ignore[arg-type]
-            parent_id=parent_id or structure_id(parent),
-            parent_formula=parent.composition.reduced_formula,
+            parent_id=parent_id,
+            parent_formula=_formula_of(parent_id),
             source=source,
             generator=generator,
             parameters=parameters,
@@ -153,6 +154,11 @@ class StructureDoc(PesbenchDoc):
             details=details,  # type: ignore[arg-type]
             tags=list(tags or []),
         )
+
+
+def _formula_of(sid: str) -> str:
+    """The reduced formula a ``structure_id`` starts with (``"<formula>-<hex digest>"``)."""
+    return sid.rsplit("-", 1)[0]
 
 
 def _with_structure_ids(value: Any) -> Any:

@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 from maggma.core import Store
-from pymatgen.core import Structure
 
 from pesbench.analysis.category import Result, category_properties
 from pesbench.analysis.metrics import error_stats, stack_components
@@ -20,6 +19,7 @@ from pesbench.analysis.softening import fit_softening, one_point_correction
 from pesbench.schemas.comparison import MaterialComparisonDoc, PropertyRow, material_comparison_id
 from pesbench.schemas.ids import site_order
 from pesbench.schemas.structure import StructureDoc
+from pesbench.schemas.structure_dict import structure_from_dict
 from pesbench.stores.builder_common import (
     FAILED,
     LAST_UPDATED,
@@ -234,7 +234,7 @@ def _in_one_order(
         d["structure_id"]: {
             "structure_id": d["structure_id"],
             "structure": d["structure"],
-            "site_order": site_order(Structure.from_dict(d["structure"])),
+            "site_order": site_order(structure_from_dict(d["structure"])),
         }
         for d in structures
         if d.get("structure") is not None and d["structure_id"] in refs

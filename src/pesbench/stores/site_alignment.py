@@ -22,6 +22,7 @@ from maggma.core import Store
 from pymatgen.core import Structure
 
 from pesbench.schemas.ids import site_order, site_permutation
+from pesbench.schemas.structure_dict import structure_from_dict
 
 __all__ = ["SiteAligner"]
 
@@ -90,4 +91,4 @@ class SiteAligner:
 
 
 def _as_structure(data: Any) -> Structure:
-    return data if isinstance(data, Structure) else Structure.from_dict(data)
+    return data if isinstance(data, Structure) else structure_from_dict(data)

@@ -11,7 +11,6 @@ from typing import Any
 
 from maggma.core import Store
 from maggma.utils import grouper
-from pymatgen.core import Structure
 
 from pesbench.analysis.conventions import convention_of, mp2020_correction
 from pesbench.analysis.metrics import error_stats
@@ -21,6 +20,7 @@ from pesbench.schemas.comparison import (
     is_native_pair,
     structure_comparison_id,
 )
+from pesbench.schemas.structure_dict import structure_from_dict
 from pesbench.stores.builder_common import _CountingBuilder, _stamp, failed_item, pair_campaigns
 from pesbench.stores.mongo import query_in
 from pesbench.stores.relaxed_bulk import RelaxedBulks, bulk_stamp
@@ -315,7 +315,7 @@ def _structure_correction(structure: dict[str, Any]) -> float:
     key = _composition_key(structure)
     if key is not None and key in _CORRECTIONS:
         return _CORRECTIONS[key]
-    cell = Structure.from_dict(structure)
+    cell = structure_from_dict(structure)
     value = mp2020_correction(cell) / len(cell)
     if key is not None:
         if len(_CORRECTIONS) > 100_000:  # bounded: a long-lived builder process
@@ -335,7 +335,7 @@ def _bulk_correction(bulk: dict[str, Any]) -> float:
     if key not in _BULK_CORRECTIONS:
         if len(_BULK_CORRECTIONS) > 10_000:  # bounded: a long-lived builder process
             _BULK_CORRECTIONS.clear()
-        cell = Structure.from_dict(bulk["structure"])
+        cell = structure_from_dict(bulk["structure"])
         _BULK_CORRECTIONS[key] = mp2020_correction(cell) / len(cell)
     return _BULK_CORRECTIONS[key]
 

@@ -16,6 +16,7 @@ from pymongo import UpdateOne
 
 from pesbench.schemas.ids import structure_id
 from pesbench.schemas.structure import StructureDoc
+from pesbench.schemas.structure_dict import structure_from_dict
 from pesbench.settings import PesbenchSettings, get_settings
 from pesbench.stores.collections import KEYS, REFERENCES, STRUCTURES
 from pesbench.stores.connection import open_collection
@@ -78,7 +79,7 @@ def load_structures(
             f" and {len(missing) - 5} more" if len(missing) > 5 else ""
         )
         raise LookupError(f"{len(missing)} structure(s) not in the database: {shown}")
-    return [Structure.from_dict(found[i]) for i in structure_ids]
+    return [structure_from_dict(found[i]) for i in structure_ids]
 
 
 def job_structures(
