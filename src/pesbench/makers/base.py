@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from pymatgen.core.trajectory import Trajectory
 
 from pesbench.errors import DatabaseError
+from pesbench.memory import gc_paused
 from pesbench.stores.typed import TypedStore
 
 __all__ = ["DATA_OBJECTS", "STORE_RETRY_WAITS", "computed_once", "pesbench_job", "store_now"]
@@ -64,7 +65,7 @@ def store_now(store_type: type[TypedStore[Any]], docs: Sequence[BaseModel]) -> b
 
     for wait in (*STORE_RETRY_WAITS, None):
         try:
-            with store_type() as store:
+            with store_type() as store, gc_paused():  # acyclic dicts (pesbench.memory)
                 store.store_results(docs)
             return True
         except (PyMongoError, DatabaseError) as exc:

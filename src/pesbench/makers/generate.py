@@ -15,6 +15,7 @@ from jobflow import Maker
 from pymatgen.core import Structure
 
 from pesbench.makers.base import pesbench_job
+from pesbench.memory import gc_paused
 from pesbench.schemas.structure import GenerationDoc, SkippedStructure
 from pesbench.stores.structures import store_structures
 from pesbench.structures.io import DEFAULT_MIN_DISTANCE, check_structure
@@ -93,6 +94,12 @@ class GenerateMaker(Maker):
             skipped, with why.
         """
         bulk = check_structure(structure, source or "<structure>", self.min_distance)
+        with gc_paused():  # many acyclic objects (pesbench.memory)
+            doc = self._generate_and_store(bulk, source)
+        return doc
+
+    def _generate_and_store(self, bulk: Structure, source: str | None) -> GenerationDoc:
+        """The generation of ``bulk``, cut to ``max_structures``, stored when ``store``."""
         doc = generate(bulk, self.category, self.parameters, source=source)
         if self.max_structures is not None and len(doc.structures) > self.max_structures:
             first, n = self.max_structures, len(doc.structures)

@@ -10,6 +10,7 @@ from typing import Any
 
 from pesbench.analysis.conventions import CONVENTION_TEXT
 from pesbench.errors import PesbenchError
+from pesbench.memory import freeze_long_lived
 from pesbench.mlip.ase import load_ase
 from pesbench.mlip.base import Predictor, select_device, set_threads
 from pesbench.mlip.chgnet import load_chgnet
@@ -153,7 +154,8 @@ def worker_model(
     A worker runs job after job (FireWorks' rapidfire, ``run_locally``); loading a model and
     its sanity check cost seconds each time. The :data:`WORKER_MODELS` most recently used
     models stay loaded, keyed by everything that decides what is loaded (a replaced local
-    model file is loaded anew).
+    model file is loaded anew). After a load, what the process holds (modules, the model) is
+    moved out of the garbage collector's sight (:func:`~pesbench.memory.freeze_long_lived`).
     """
     settings = settings or get_settings()
     key = (
@@ -173,6 +175,7 @@ def worker_model(
             calculator_kwargs=calculator_kwargs,
             settings=settings,
         )
+        freeze_long_lived()
     _loaded[key] = predictor  # most recent last
     while len(_loaded) > WORKER_MODELS:
         _loaded.pop(next(iter(_loaded)))

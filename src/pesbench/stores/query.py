@@ -10,12 +10,9 @@ the parent's structure_id or its formula. Comparisons that failed to build
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import json
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,6 +22,7 @@ from pymongo.errors import PyMongoError
 from pesbench import __version__
 from pesbench.analysis.property_errors import PropertyPair, pair_properties, property_error_rows
 from pesbench.errors import PesbenchError
+from pesbench.memory import gc_paused
 from pesbench.settings import PesbenchSettings, get_settings
 from pesbench.stores.builders import FAILED, collection_store
 from pesbench.stores.collections import COMPARISONS
@@ -110,22 +108,6 @@ def _frame(docs: list[dict[str, Any]]) -> pd.DataFrame:
     frame = pd.DataFrame(_rows(docs))
     first = [c for c in _GROUP if c in frame.columns]
     return frame[first + [c for c in frame.columns if c not in first]]
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector off for the block (as it was, after).
-
-    For decoding 10^5-10^6 documents: they hold no cycles, and the collector walking the
-    growing heap of fresh dicts again and again took 40 % of a query's time.
-    """
-    was_on = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_on:
-            gc.enable()
 
 
 def _load_frame(

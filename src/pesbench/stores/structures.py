@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pymatgen.core import Structure
 from pymongo import UpdateOne
 
+from pesbench.memory import gc_paused
 from pesbench.schemas.ids import structure_id
 from pesbench.schemas.structure import StructureDoc
 from pesbench.schemas.structure_dict import structure_from_dict
@@ -65,21 +66,23 @@ def load_structures(
     settings = settings or get_settings()
     wanted = list(dict.fromkeys(structure_ids))
     found: dict[str, dict] = {}
-    for collection in (STRUCTURES, REFERENCES):
-        missing = [i for i in wanted if i not in found]
-        if not missing:
-            break
-        with open_collection(collection, settings) as coll:
-            query = {"structure_id": {"$in": missing}, "structure": {"$ne": None}}
-            for doc in coll.find(query, {"structure_id": 1, "structure": 1}):
-                found.setdefault(doc["structure_id"], doc["structure"])
+    with gc_paused():  # acyclic dicts (pesbench.memory)
+        for collection in (STRUCTURES, REFERENCES):
+            missing = [i for i in wanted if i not in found]
+            if not missing:
+                break
+            with open_collection(collection, settings) as coll:
+                query = {"structure_id": {"$in": missing}, "structure": {"$ne": None}}
+                for doc in coll.find(query, {"structure_id": 1, "structure": 1}):
+                    found.setdefault(doc["structure_id"], doc["structure"])
     missing = [i for i in wanted if i not in found]
     if missing:
         shown = ", ".join(missing[:5]) + (
             f" and {len(missing) - 5} more" if len(missing) > 5 else ""
         )
         raise LookupError(f"{len(missing)} structure(s) not in the database: {shown}")
-    return [structure_from_dict(found[i]) for i in structure_ids]
+    with gc_paused():
+        return [structure_from_dict(found[i]) for i in structure_ids]
 
 
 def job_structures(
