@@ -196,7 +196,8 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
             db_uri=state.uri, db_name="scale", data_dir=folder / "data"
         ) as settings:
             start = time.perf_counter()
-            result = import_path(data, ImportOptions(DatasetId("scale"), "PBE"), settings)
+            options = ImportOptions(DatasetId("scale"), "PBE", processes=args.processes)
+            result = import_path(data, options, settings)
             _timed(out, "import", result.records, start, stored=result.stored)
             ids = _structure_ids(settings)
             start = time.perf_counter()
@@ -234,6 +235,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--chgnet", type=int, default=1000)
     parser.add_argument("--chunk", type=int, default=2000)
+    parser.add_argument("--processes", type=int, default=1, help="import worker processes")
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("results.json"))
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:

@@ -103,6 +103,14 @@ def import_data(
     batch_size: Annotated[
         int, typer.Option(min=1, help="Records per bulk write and progress step.")
     ] = 500,
+    processes: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Worker processes parsing an extended XYZ file (1: none). Each starts in "
+            "2-3 s: for files of thousands of frames or more.",
+        ),
+    ] = 1,
     replace: Annotated[
         bool,
         typer.Option(
@@ -150,6 +158,7 @@ def import_data(
         forces_key=forces_key,
         stress_key=stress_key,
         batch_size=batch_size,
+        processes=processes,
     )
     check_database()
     settings = get_settings()

@@ -39,7 +39,15 @@ from pymatgen.io.ase import AseAtomsAdaptor
 
 from pesbench.importers.record import EV_PER_A3_TO_GPA, BadRecord, Frame
 
-__all__ = ["REF_PREFIX", "ResultKeys", "frame_from_atoms", "read_ase", "read_extxyz"]
+__all__ = [
+    "REF_PREFIX",
+    "ResultKeys",
+    "extxyz_frame",
+    "extxyz_texts",
+    "frame_from_atoms",
+    "read_ase",
+    "read_extxyz",
+]
 
 REF_PREFIX = "REF_"
 """Prefix of the labels a file keeps beside a calculator's (MACE's ``REF_energy`` ...)."""
@@ -162,18 +170,32 @@ def _extxyz_chunks(path: Path) -> Iterator[tuple[int, str | None, str]]:
         at, index = end, index + 1
 
 
+def extxyz_texts(path: Path) -> Iterator[tuple[int, str | None, str]]:
+    """``(index, text of the frame or None, why not)`` for each frame of an XYZ file.
+
+    What :func:`read_extxyz` parses with :func:`extxyz_frame`, one frame at a time (so
+    that other processes can parse them: :mod:`pesbench.importers.parallel`).
+    """
+    return _extxyz_chunks(path)
+
+
+def extxyz_frame(
+    index: int, text: str | None, why: str, keys: ResultKeys | None = None
+) -> Frame | BadRecord:
+    """The frame of one frame's text (:func:`extxyz_texts`); unreadable: a bad record."""
+    if text is None:
+        return BadRecord(index, why)
+    try:
+        atoms = read(io.StringIO(text), format="extxyz")
+    except Exception as exc:
+        return BadRecord(index, f"unreadable frame: {type(exc).__name__}: {exc}")
+    return frame_from_atoms(atoms, index, keys)  # type: ignore[arg-type]
+
+
 def read_extxyz(path: Path, keys: ResultKeys | None = None) -> Iterator[Frame | BadRecord]:
     """The frames of an (extended) XYZ file, in order; a frame ASE cannot read is bad."""
     for index, text, why in _extxyz_chunks(path):
-        if text is None:
-            yield BadRecord(index, why)
-            continue
-        try:
-            atoms = read(io.StringIO(text), format="extxyz")
-        except Exception as exc:
-            yield BadRecord(index, f"unreadable frame: {type(exc).__name__}: {exc}")
-            continue
-        yield frame_from_atoms(atoms, index, keys)  # type: ignore[arg-type]
+        yield extxyz_frame(index, text, why, keys)
 
 
 def read_ase(

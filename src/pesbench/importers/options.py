@@ -49,6 +49,10 @@ class ImportOptions:
     batch_size
         Records per bulk write and per progress update (not part of the import's
         identity: it changes nothing stored).
+    processes
+        Worker processes that parse and convert an extended XYZ file's frames
+        (:mod:`~pesbench.importers.parallel`; 1: none, the importing process does it).
+        Not part of the identity either.
     """
 
     dataset: DatasetId
@@ -61,6 +65,11 @@ class ImportOptions:
     forces_key: str | None = None
     stress_key: str | None = None
     batch_size: int = 500
+    processes: int = 1
+
+    def __post_init__(self) -> None:
+        if self.processes < 1:
+            raise ValueError(f"processes must be at least 1, not {self.processes}")
 
 
 @dataclass

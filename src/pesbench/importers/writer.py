@@ -34,6 +34,7 @@ progress records, then imports afresh.
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import json
 import re
@@ -45,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import bson
+from bson.raw_bson import RawBSONDocument
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from pesbench.importers.ase_files import ResultKeys
@@ -59,12 +61,15 @@ from pesbench.importers.options import (
     _result,
     import_identity,
 )
+from pesbench.importers.parallel import Converted, converted_frames
 from pesbench.importers.record import BadRecord, DatasetId, check_frame, to_reference
+from pesbench.memory import gc_paused
 from pesbench.schemas.reference import ReferenceDoc
 from pesbench.settings import PesbenchSettings, get_settings
 from pesbench.stores.collections import IMPORTS
 from pesbench.stores.connection import open_collection
 from pesbench.stores.references import ReferenceStore
+from pesbench.stores.typed import stored_form
 
 __all__ = [
     "IMPORTS_COLLECTION",
@@ -73,6 +78,7 @@ __all__ = [
     "ImportResult",
     "import_identity",
     "import_path",
+    "reference_of",
 ]
 
 IMPORTS_COLLECTION = IMPORTS
@@ -123,8 +129,7 @@ def import_path(
         When ``path`` was imported into the dataset with other options (see the module
         docstring) and ``replace`` is False.
     """
-    settings = settings or get_settings()
-    path = Path(path).resolve()
+    settings, path = settings or get_settings(), Path(path).resolve()
     fmt, frames = open_frames(
         path,
         options.format,
@@ -150,10 +155,13 @@ def import_path(
         if record.get("complete"):
             return _result(record, fmt, already_done=True)
         batches = _Batches(refs, collection, imports, import_id, counted=start, progress=progress)
-        to_doc = partial(_reference, path=path, fmt=fmt, options=options, import_id=import_id)
-        handled = batches.read(frames, start, options.batch_size, to_doc)
-        stored_here = {"provenance.import_id": import_id}
-        return _finish(collection, imports, import_id, stored_here, handled, fmt, start)
+        to_doc = partial(reference_of, path=path, fmt=fmt, options=options, import_id=import_id)
+        if options.processes > 1 and fmt == "extxyz":  # parsed by workers (.parallel)
+            frames = converted_frames(path, options, import_id, start, batches.updated)  # type: ignore[assignment]
+        with gc_paused():  # collected once a batch instead (_Batches.flush)
+            handled = batches.read(frames, start, options.batch_size, to_doc)
+        here = {"provenance.import_id": import_id}
+        return _finish(collection, imports, import_id, here, handled, fmt, start)
 
 
 def _import_id(dataset: DatasetId, path: Path, fingerprint: str, identity: dict[str, Any]) -> str:
@@ -221,8 +229,13 @@ class _Batches:
     import_id: str
     counted: int
     progress: Callable[[int], None] | None = None
-    batch: dict[str, dict[str, Any]] = field(default_factory=dict)
+    batch: dict[str, Any] = field(default_factory=dict)
     bad: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def updated(self) -> str:
+        """The name of the field that records when a document was written."""
+        return str(self.refs.store.last_updated_field)
 
     @property
     def size(self) -> int:
@@ -234,12 +247,22 @@ class _Batches:
         if isinstance(doc, str):
             self.bad.append({"index": index, "reason": doc})
         elif doc.reference_id not in self.batch:  # the first of a key wins
-            data = self.refs.to_mongo(doc)
+            data = stored_form(doc)
             data[self.refs.store.last_updated_field] = datetime.now(UTC)
             if doc.n_atoms > 20000 and len(bson.encode(data)) > MAX_BSON_BYTES:
                 self.bad.append({"index": index, "reason": "document over 16 MB"})
             else:
                 self.batch[doc.reference_id] = data
+
+    def add_converted(self, item: Converted) -> None:
+        """Add a record a worker converted (:class:`~pesbench.importers.parallel.Converted`)."""
+        if isinstance(item.doc, str):
+            self.bad.append({"index": item.index, "reason": item.doc})
+        elif item.reference_id not in self.batch:  # the first of a key wins
+            if len(item.doc) > MAX_BSON_BYTES:
+                self.bad.append({"index": item.index, "reason": "document over 16 MB"})
+            else:
+                self.batch[item.reference_id] = RawBSONDocument(item.doc)
 
     def read(
         self,
@@ -253,7 +276,10 @@ class _Batches:
             handled = max(handled, item.index + 1)
             if item.index < self.counted:  # counted by an earlier run, or by one running now
                 continue
-            self.add(item.index, item.reason if isinstance(item, BadRecord) else to_doc(item))
+            if isinstance(item, Converted):  # by a worker process (.parallel)
+                self.add_converted(item)
+            else:
+                self.add(item.index, item.reason if isinstance(item, BadRecord) else to_doc(item))
             if self.size >= batch_size:
                 self.flush(handled)
         self.flush(handled)
@@ -276,6 +302,10 @@ class _Batches:
             self.counted = int(now.get("done", 0))  # another run counted up to there
         self.batch.clear()
         self.bad.clear()
+        # the reference cycles of the batch's frames (ASE's Atoms and its calculator, six
+        # objects a frame), freed here while the collector is paused (import_path): the
+        # young generation holds little else, so this is cheap
+        gc.collect(0)
         _after_batch()
         if self.progress is not None:
             self.progress(done)
@@ -311,7 +341,7 @@ def _escape(text: str) -> str:
     return re.escape(text.rstrip("/") + "/")
 
 
-def _reference(
+def reference_of(
     item: Any, path: Path, fmt: str, options: ImportOptions, import_id: str
 ) -> ReferenceDoc | str:
     """The reference of a frame (recording ``import_id``), or why it is bad."""

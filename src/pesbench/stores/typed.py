@@ -19,9 +19,17 @@ from pesbench.settings import PesbenchSettings, get_settings
 from pesbench.stores.connection import database_uri
 from pesbench.stores.mongo import SettingsMongoStore
 
-__all__ = ["TypedStore"]
+__all__ = ["TypedStore", "stored_form"]
 
 DocT = TypeVar("DocT", bound=BaseModel)
+
+
+def stored_form(doc: BaseModel) -> dict[str, Any]:
+    """The stored form of a document: its JSON dump, ``created_at`` kept a BSON date."""
+    data = doc.model_dump(mode="json")
+    if "created_at" in data:
+        data["created_at"] = doc.created_at  # type: ignore[attr-defined]
+    return data
 
 
 class TypedStore(Generic[DocT]):
@@ -100,11 +108,8 @@ class TypedStore(Generic[DocT]):
         return None if raw is None else self.from_mongo(raw)
 
     def to_mongo(self, doc: DocT) -> dict[str, Any]:
-        """The stored form of ``doc`` (JSON, with a BSON date)."""
-        data = doc.model_dump(mode="json")
-        if "created_at" in data:
-            data["created_at"] = doc.created_at  # type: ignore[attr-defined]
-        return data
+        """The stored form of ``doc`` (:func:`stored_form`)."""
+        return stored_form(doc)
 
     def from_mongo(self, raw: dict[str, Any]) -> DocT:
         """A stored document back as its type."""
