@@ -10,9 +10,11 @@ import pytest
 from ase.io import write
 from emt_frames import emt_frames
 from pymongo import MongoClient
+from typer.testing import CliRunner
 
 import pesbench.importers.parallel as parallel
 import pesbench.importers.writer as writer
+from pesbench.cli.main import app
 from pesbench.importers import IMPORTS_COLLECTION, DatasetId, ImportOptions, import_path
 from pesbench.settings import PesbenchSettings, override_settings
 
@@ -101,6 +103,10 @@ def test_processes_store_what_one_process_stores_and_resume_either_way(
             client.drop_database(other)
 
 
-def test_processes_must_be_at_least_one() -> None:
+def test_processes_must_be_at_least_one(data: Path) -> None:
     with pytest.raises(ValueError, match="at least 1"):
         ImportOptions(DatasetId("emt"), "PBE", processes=0)
+    args = ["import", str(data), "--dataset", "emt", "--functional", "PBE", "--processes", "0"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2  # refused by the option's bounds, before any import
+    assert "processes" in result.output
