@@ -14,7 +14,7 @@ from pesbench.schemas.structure import HighEnergyDetails, StructureDoc, SurfaceD
 from pesbench.settings import PesbenchSettings
 from pesbench.stores.builder_common import _fit_size
 from pesbench.stores.builders import MAX_DOC_BYTES, build_comparisons
-from pesbench.stores.structure_builder import _composition_key, _structure_correction
+from pesbench.stores.footing import composition_key, structure_correction
 
 EYE = ((1, 0, 0), (0, 1, 0), (0, 0, 1))
 CHGNET = ModelInfo(
@@ -211,9 +211,9 @@ def test_mp2020_correction_is_reused_only_where_the_composition_decides_it() -> 
     fe_ni = Structure(lattice, ["Fe", "Ni"], [[0, 0, 0], [0.5, 0.5, 0.5]])
     moved = Structure(lattice, ["Ni", "Fe"], [[0.1, 0, 0], [0.5, 0.5, 0.5]])  # other order
     fe_o = Structure(lattice, ["Fe", "O"], [[0, 0, 0], [0.5, 0.5, 0.5]])
-    assert _composition_key(fe_ni.as_dict()) == _composition_key(moved.as_dict())
-    assert _composition_key(fe_o.as_dict()) is None
-    assert _composition_key(fe_ni.as_dict()) != _composition_key((fe_ni * (1, 1, 2)).as_dict())
+    assert composition_key(fe_ni.as_dict()) == composition_key(moved.as_dict())
+    assert composition_key(fe_o.as_dict()) is None
+    assert composition_key(fe_ni.as_dict()) != composition_key((fe_ni * (1, 1, 2)).as_dict())
     for cell in (fe_ni, moved, fe_o, fe_o):
         expected = mp2020_correction(cell) / len(cell)
-        assert _structure_correction(cell.as_dict()) == pytest.approx(expected, abs=1e-12)
+        assert structure_correction(cell.as_dict()) == pytest.approx(expected, abs=1e-12)

@@ -257,3 +257,27 @@ def test_a_failing_group_is_marked_failed_and_the_build_goes_on(
     (good,) = query_comparisons(db_settings, "material").to_dict("records")
     assert good["formula"] == "Cu"
     assert build_comparisons(db_settings) == {"structure": 0, "material": 0}
+
+
+def test_a_comparison_written_since_the_items_were_gathered_is_replaced(
+    db_settings: PesbenchSettings,
+) -> None:
+    # new comparisons are inserted, not upserted: one another build wrote meanwhile is
+    # replaced (its insert fails on the unique comparison_id), not duplicated or lost
+    _populate(db_settings)
+    names = ("references", "predictions", "comparisons", "structures")
+    stores = {name: collection_store(name, db_settings) for name in names}
+    builder = StructureComparisonBuilder(*(stores[name] for name in names))
+    builder.connect()
+    items = list(builder.get_items())
+    assert len(items) == 6
+    assert builder.stored_ids == set()
+    assert build_comparisons(db_settings) == {"structure": 6, "material": 2}  # meanwhile
+    other = _comparisons(db_settings, level="structure")
+
+    builder.update_targets([builder.process_item(item) for item in items])
+    assert builder.n_written == 6
+    mine = _comparisons(db_settings, level="structure")
+    assert _without_times(mine) == _without_times(other)
+    assert [d["_id"] for d in mine] == [d["_id"] for d in other]  # replaced in place
+    assert all(m["created_at"] > o["created_at"] for m, o in zip(mine, other, strict=True))

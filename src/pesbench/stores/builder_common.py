@@ -18,9 +18,9 @@ from typing import Any, ClassVar
 import bson
 from maggma.core import Builder, Store, StoreError
 from maggma.utils import grouper
-from pymongo import ReplaceOne
+from pymongo import InsertOne, ReplaceOne
 from pymongo.collection import Collection
-from pymongo.errors import PyMongoError
+from pymongo.errors import BulkWriteError, PyMongoError
 
 from pesbench.memory import gc_paused
 from pesbench.settings import PesbenchSettings, get_settings
@@ -65,6 +65,9 @@ LAST_UPDATED = "last_updated"
 
 _NOT_DATA = (PyMongoError, StoreError)
 """Errors of the database, not of an item's data: they stop the build (nothing is marked)."""
+
+_DUPLICATE_KEY = 11000
+"""MongoDB's error code of an insert whose ``comparison_id`` is stored already."""
 
 
 MAX_DOC_BYTES = 15 * 1024 * 1024
@@ -127,7 +130,9 @@ class _CountingBuilder(Builder):
     Subclasses yield items holding ``comparison_id``, ``source_stamp`` and ``ids`` (the
     fields a failed document keeps: what it compares), and build the document in
     :meth:`unary_function` (maggma's name). Each document gets ``last_updated``: the item's
-    own (the material level: its newest member's), else the time it is built.
+    own (the material level: its newest member's), else the time it is built. They record
+    the ``comparison_id`` of the documents stored when they gathered their items in
+    ``stored_ids``: the others are inserted, not upserted (:meth:`update_targets`).
     """
 
     level: ClassVar[str]
@@ -139,6 +144,9 @@ class _CountingBuilder(Builder):
         self.kwargs = kwargs  # maggma's own arguments (chunk_size): serialized by as_dict
         self.n_written = 0
         self.n_failed = 0
+        # comparison_id of the target's documents when the items were gathered (None: not
+        # known, every document is upserted)
+        self.stored_ids: set[str] | None = None
         super().__init__(sources=sources, targets=[target], **kwargs)
 
     def connect(self) -> None:
@@ -185,21 +193,39 @@ class _CountingBuilder(Builder):
         They are JSON-ready already (``model_dump(mode="json")``, and ``last_updated`` a
         date): written in one bulk write without maggma's per-document ``jsanitize`` (a
         quarter of a build's time), where the target is a MongoDB collection; through
-        ``Store.update`` otherwise.
+        ``Store.update`` otherwise. A document whose ``comparison_id`` was not stored
+        (``stored_ids``) is inserted, a quarter of an upsert's time for MongoDB; one stored
+        since (a duplicate key) is then upserted.
         """
         docs = [_fit_size(item) for item in items if item]
         if not docs:
             return
         collection = getattr(self.target, "_collection", None)
         if isinstance(collection, Collection):
-            collection.bulk_write(
-                [ReplaceOne({"comparison_id": d["comparison_id"]}, d, upsert=True) for d in docs],
-                ordered=False,
-            )
+            stored = self.stored_ids
+            try:
+                collection.bulk_write(
+                    [
+                        _upsert(d)
+                        if stored is None or d["comparison_id"] in stored
+                        else InsertOne(dict(d))
+                        for d in docs
+                    ],
+                    ordered=False,
+                )
+            except BulkWriteError as exc:
+                errors = exc.details.get("writeErrors", [])
+                if not errors or any(e.get("code") != _DUPLICATE_KEY for e in errors):
+                    raise
+                collection.bulk_write([_upsert(docs[e["index"]]) for e in errors], ordered=False)
         else:
             self.target.update(docs, key="comparison_id")
         self.n_written += len(docs)
         self.n_failed += sum(d.get("status") == FAILED for d in docs)
+
+
+def _upsert(doc: dict[str, Any]) -> ReplaceOne:
+    return ReplaceOne({"comparison_id": doc["comparison_id"]}, doc, upsert=True)
 
 
 def failed_item(item: dict[str, Any], exc: Exception) -> dict[str, Any]:

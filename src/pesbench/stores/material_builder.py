@@ -33,6 +33,9 @@ __all__ = ["MaterialComparisonBuilder"]
 
 logger = logging.getLogger(__name__)
 
+_Doc = dict[str, Any]
+_Pending = tuple[tuple[str, ...], _Doc]  # a group to rebuild: its key, its item
+
 
 class MaterialComparisonBuilder(_CountingBuilder):
     """One ``level="material"`` aggregate per (material, category, model, functional).
@@ -87,7 +90,9 @@ class MaterialComparisonBuilder(_CountingBuilder):
                 {"level": "material"}, properties=["comparison_id", "source_stamp", lu]
             )
         }
+        self.stored_ids = set(existing)
         self._remove_orphans(set(existing) - {material_comparison_id(*k) for k in groups})
+        pending: list[_Pending] = []
         for key, members in sorted(groups.items()):
             cid = material_comparison_id(*key)
             rows = [members[sid] for sid in sorted(members)]
@@ -105,12 +110,25 @@ class MaterialComparisonBuilder(_CountingBuilder):
                 },
                 "members": rows,
             }
-            try:
-                inputs = self._inputs(key, rows, aligner)
-            except Exception as exc:  # unusable structures: this group fails, not the build
-                yield failed_item(item, exc)
-                continue
-            yield item | inputs
+            pending.append((key, item))
+        yield from self._with_inputs(pending, aligner)
+
+    def _with_inputs(self, pending: list[_Pending], aligner: SiteAligner) -> Iterator[_Doc]:
+        """The items of ``pending`` (in order) with their inputs (:meth:`_inputs`).
+
+        Forces read :data:`FETCH_MEMBERS` members at a time; structures only of stored materials.
+        """
+        materials = set(self.structures.distinct("parent_id") if self.structures else ())
+        for batch in _batches(pending):
+            forces = self._force_documents([item for _, item in batch])
+            for key, item in batch:
+                try:
+                    structures = self._structures(*key[:2]) if key[0] in materials else []
+                    inputs = self._inputs(item["members"], forces, structures, aligner)
+                except Exception as exc:  # unusable structures: this group fails, not the build
+                    yield failed_item(item, exc)
+                    continue
+                yield item | inputs
 
     def _groups(self) -> dict[tuple[str, ...], dict[str, dict[str, Any]]]:
         """The successful structure-level comparisons by group, then by structure.
@@ -136,25 +154,41 @@ class MaterialComparisonBuilder(_CountingBuilder):
                 {"level": "material", "comparison_id": {"$in": sorted(comparison_ids)}}
             )
 
-    def _inputs(
-        self, key: tuple[str, ...], rows: list[dict[str, Any]], aligner: SiteAligner
-    ) -> dict[str, Any]:
-        """The members' reference and prediction forces (in one site order), and structures."""
+    def _force_documents(self, items: list[_Doc]) -> tuple[dict[str, _Doc], dict[str, _Doc]]:
+        """The references and predictions of the members of ``items``, by their ids."""
+        members = [m for item in items for m in item["members"]]
         refs = {
-            r["structure_id"]: r
+            r["reference_id"]: r
             for r in self.references.query(
-                {"reference_id": {"$in": [m["reference_id"] for m in rows]}},
-                properties=_FORCE_FIELDS,
+                {"reference_id": {"$in": sorted({m["reference_id"] for m in members})}},
+                properties=[*_FORCE_FIELDS, "reference_id"],
             )
         }
         preds = {
-            p["structure_id"]: p
+            p["prediction_id"]: p
             for p in self.predictions.query(
-                {"prediction_id": {"$in": [m["prediction_id"] for m in rows]}},
-                properties=_FORCE_FIELDS,
+                {"prediction_id": {"$in": sorted({m["prediction_id"] for m in members})}},
+                properties=[*_FORCE_FIELDS, "prediction_id"],
             )
         }
-        structures = self._structures(key[0], key[1])
+        return refs, preds
+
+    @staticmethod
+    def _inputs(
+        rows: list[_Doc],
+        forces: tuple[dict[str, _Doc], dict[str, _Doc]],
+        structures: list[_Doc],
+        aligner: SiteAligner,
+    ) -> _Doc:
+        """The members' reference and prediction forces (in one site order), and structures.
+
+        ``forces``: :meth:`_force_documents` of (at least) ``rows``, by id; taken by
+        structure id, ids sorted (as the unique index returns them to a query of ``rows``).
+        """
+        refs, preds = (
+            {docs[i]["structure_id"]: docs[i] for i in sorted(m[key] for m in rows) if i in docs}
+            for docs, key in zip(forces, ("reference_id", "prediction_id"), strict=True)
+        )
         refs, preds = _in_one_order(refs, preds, structures, aligner)
         return {"references": refs, "predictions": preds, "structures": structures}
 
@@ -207,6 +241,24 @@ class MaterialComparisonBuilder(_CountingBuilder):
 
 
 _FORCE_FIELDS = ["structure_id", "energy", "forces", "site_order"]
+
+FETCH_MEMBERS = 1000
+"""Members of groups whose references and predictions are read in one query each."""
+
+
+def _batches(pending: list[_Pending]) -> Iterator[list[_Pending]]:
+    """``pending`` in order, in batches of about :data:`FETCH_MEMBERS` members."""
+    batch: list[_Pending] = []
+    size = 0
+    for entry in pending:
+        batch.append(entry)
+        size += len(entry[1]["members"])
+        if size >= FETCH_MEMBERS:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
 
 _GROUP_FIELDS = ("material", "category", "model_id", "functional")
 """What a material-level comparison groups by (its ``material_comparison_id``)."""

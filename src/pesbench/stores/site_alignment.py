@@ -47,6 +47,12 @@ class SiteAligner:
         self.n_reordered = 0
         self.n_unmatched = 0
 
+    @staticmethod
+    def differ(doc: dict[str, Any], like: dict[str, Any]) -> bool:
+        """Whether ``doc`` has forces in another recorded site order than ``like``'s."""
+        mine, theirs = doc.get("site_order"), like.get("site_order")
+        return doc.get("forces") is not None and None not in (mine, theirs) and mine != theirs
+
     def align(self, doc: dict[str, Any], like: dict[str, Any]) -> dict[str, Any]:
         """``doc`` with its forces in the site order of ``like`` (one structure_id).
 
@@ -54,9 +60,9 @@ class SiteAligner:
         the forces reordered otherwise, or with ``forces`` None when no stored structure
         has one of the two orders (the forces then cannot be compared, and are not).
         """
-        mine, theirs = doc.get("site_order"), like.get("site_order")
-        if doc.get("forces") is None or mine is None or theirs is None or mine == theirs:
+        if not self.differ(doc, like):
             return doc
+        mine, theirs = doc["site_order"], like["site_order"]
         sid = doc["structure_id"]
         source = self._structure(sid, mine, doc)
         target = self._structure(sid, theirs, like)

@@ -12,16 +12,16 @@ from typing import Any
 from maggma.core import Store
 from maggma.utils import grouper
 
-from pesbench.analysis.conventions import convention_of, mp2020_correction
-from pesbench.analysis.metrics import error_stats
+from pesbench.analysis.conventions import convention_of
+from pesbench.analysis.metrics import error_stats, paired_arrays
 from pesbench.analysis.softening import softening_scale
 from pesbench.schemas.comparison import (
     StructureComparisonDoc,
     is_native_pair,
     structure_comparison_id,
 )
-from pesbench.schemas.structure_dict import structure_from_dict
 from pesbench.stores.builder_common import _CountingBuilder, _stamp, failed_item, pair_campaigns
+from pesbench.stores.footing import model_footing
 from pesbench.stores.mongo import query_in
 from pesbench.stores.relaxed_bulk import RelaxedBulks, bulk_stamp
 from pesbench.stores.site_alignment import SiteAligner
@@ -110,6 +110,7 @@ class StructureComparisonBuilder(_CountingBuilder):
                 {"level": "structure"}, properties=["comparison_id", "source_stamp"]
             )
         }
+        self.stored_ids = set(existing)
         refs: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for ref in self.references.query(
             {"status": "success", **self.query}, properties=_REF_FIELDS
@@ -161,11 +162,16 @@ class StructureComparisonBuilder(_CountingBuilder):
     def _with_documents(
         self, items: list[dict[str, Any]], aligner: SiteAligner
     ) -> Iterator[dict[str, Any]]:
-        """``items`` with their reference and prediction documents, read in one query each."""
+        """``items`` with their reference and prediction documents, read in one query each.
+
+        The references are read without their ``structure`` (most of a document's bytes),
+        which is then read only for the pairs that use it (:func:`_uses_structure`).
+        """
         refs = {
             d["reference_id"]: d
             for d in self.references.query(
-                {"reference_id": {"$in": sorted({i["reference"] for i in items})}}
+                {"reference_id": {"$in": sorted({i["reference"] for i in items})}},
+                properties={"structure": 0},
             )
         }
         preds = {
@@ -174,6 +180,7 @@ class StructureComparisonBuilder(_CountingBuilder):
                 {"prediction_id": {"$in": sorted({i["prediction"] for i in items})}}
             )
         }
+        self._add_structures(refs, preds, items)
         for item in items:
             reference, prediction = refs.get(item["reference"]), preds.get(item["prediction"])
             if reference is None or prediction is None:  # deleted since the pairing
@@ -184,6 +191,28 @@ class StructureComparisonBuilder(_CountingBuilder):
                 yield failed_item(item, exc)
                 continue
             yield item | {"reference": reference, "prediction": aligned}
+
+    def _add_structures(
+        self,
+        refs: dict[str, dict[str, Any]],
+        preds: dict[str, dict[str, Any]],
+        items: list[dict[str, Any]],
+    ) -> None:
+        """Give the references of ``refs`` that a pair of ``items`` uses their ``structure``."""
+        wanted = {
+            i["reference"]
+            for i in items
+            if i["reference"] in refs
+            and i["prediction"] in preds
+            and _uses_structure(refs[i["reference"]], preds[i["prediction"]])
+        }
+        if not wanted:
+            return
+        for d in self.references.query(
+            {"reference_id": {"$in": sorted(wanted)}}, properties=["reference_id", "structure"]
+        ):
+            if "structure" in d and d["reference_id"] in refs:
+                refs[d["reference_id"]]["structure"] = d["structure"]
 
     def _structures(self, structure_ids: list[str]) -> dict[str, dict[str, Any]]:
         if self.structures is None or not structure_ids:
@@ -197,7 +226,7 @@ class StructureComparisonBuilder(_CountingBuilder):
         """The structure-level comparison document (JSON-ready dict)."""
         ref, pred, struct = item["reference"], item["prediction"], item["structure"] or {}
         sid = ref["structure_id"]
-        footing = _model_footing(pred["model"], ref.get("structure"), item.get("model_bulk"))
+        footing = model_footing(pred["model"], ref.get("structure"), item.get("model_bulk"))
         e_ref = _per_atom(ref)
         e_pred = _per_atom(pred) - (footing["energy_correction_per_atom_model"] or 0.0)
         model_bulk = item.get("model_bulk")
@@ -239,6 +268,15 @@ class StructureComparisonBuilder(_CountingBuilder):
         return doc.model_dump(mode="json")
 
 
+def _uses_structure(ref: dict[str, Any], pred: dict[str, Any]) -> bool:
+    """Whether the comparison of ``pred`` with ``ref`` reads the reference's structure.
+
+    For the MP2020 correction of an ``"mp2020"`` model's energies (:func:`model_footing`),
+    and to line up forces recorded in two site orders (:class:`SiteAligner`).
+    """
+    return convention_of(pred["model"]) == "mp2020" or SiteAligner.differ(pred, ref)
+
+
 def _ids(ref: dict[str, Any], pred: dict[str, Any], campaigns: list[str]) -> dict[str, Any]:
     """What a structure-level comparison compares: kept on a failed one, to find it."""
     return {
@@ -249,95 +287,6 @@ def _ids(ref: dict[str, Any], pred: dict[str, Any], campaigns: list[str]) -> dic
         "functional": ref["functional"],
         "campaigns": campaigns,
     }
-
-
-def _model_footing(
-    model: dict[str, Any], structure: dict[str, Any] | None, bulk: dict[str, Any] | None
-) -> dict[str, Any]:
-    """How the model's energies are put on DFT's raw footing (:mod:`pesbench.analysis.conventions`).
-
-    The MP2020 correction per atom of the structure and of the model's relaxed bulk, to be
-    removed from an ``"mp2020"`` model's energies (zero for a raw one); ``None`` and a note
-    when pymatgen's scheme cannot correct the structure (its energies then stay as predicted).
-    """
-    convention = convention_of(model)
-    fields: dict[str, Any] = {
-        "energy_convention_model": convention,
-        "energy_correction_per_atom_model": 0.0,
-        "bulk_correction_per_atom": 0.0,
-    }
-    if convention != "mp2020":
-        return fields
-    try:
-        if structure is not None:
-            fields["energy_correction_per_atom_model"] = _structure_correction(structure)
-        if bulk is not None and bulk.get("structure") is not None:
-            fields["bulk_correction_per_atom"] = _bulk_correction(bulk)
-    except ValueError as exc:
-        fields |= {
-            "energy_correction_per_atom_model": None,
-            "bulk_correction_per_atom": 0.0,
-            "energy_footing_note": f"energies as predicted (MP2020-corrected): {exc}",
-        }
-    return fields
-
-
-_CORRECTIONS: dict[tuple[int, tuple[tuple[str, float], ...]], float] = {}
-"""MP2020 correction per atom by (sites, composition), of structures without O or S."""
-
-_STRUCTURE_DEPENDENT = {"O", "S"}
-"""Elements whose MP2020 correction depends on the structure (oxide and sulfide types)."""
-
-
-def _composition_key(structure: dict[str, Any]) -> tuple[int, tuple[tuple[str, float], ...]] | None:
-    """What the MP2020 correction of a structure (a ``Structure.as_dict``) depends on.
-
-    Its number of sites and its composition, where it holds neither O nor S (pymatgen's
-    scheme reads the structure only for their oxide and sulfide types) nor species with an
-    oxidation state; None otherwise (the correction is then computed for the structure).
-    """
-    amounts: dict[str, float] = defaultdict(float)
-    for site in structure["sites"]:
-        for species in site["species"]:
-            if species.get("oxidation_state") or species["element"] in _STRUCTURE_DEPENDENT:
-                return None
-            amounts[species["element"]] += species["occu"]
-    return len(structure["sites"]), tuple(sorted(amounts.items()))
-
-
-def _structure_correction(structure: dict[str, Any]) -> float:
-    """:func:`mp2020_correction` per atom of ``structure`` (a ``Structure.as_dict``).
-
-    Computed once per composition where only the composition matters
-    (:func:`_composition_key`): pymatgen's oxidation-state guesses were most of a build's
-    time for an ``mp2020`` model.
-    """
-    key = _composition_key(structure)
-    if key is not None and key in _CORRECTIONS:
-        return _CORRECTIONS[key]
-    cell = structure_from_dict(structure)
-    value = mp2020_correction(cell) / len(cell)
-    if key is not None:
-        if len(_CORRECTIONS) > 100_000:  # bounded: a long-lived builder process
-            _CORRECTIONS.clear()
-        _CORRECTIONS[key] = value
-    return value
-
-
-_BULK_CORRECTIONS: dict[str, float] = {}
-"""MP2020 correction per atom of each relaxed bulk, by relaxation_id: one bulk serves every
-comparison of its material, and a relaxation's structure never changes under its id."""
-
-
-def _bulk_correction(bulk: dict[str, Any]) -> float:
-    """:func:`mp2020_correction` per atom of a relaxed bulk, computed once per relaxation."""
-    key = str(bulk["relaxation_id"])
-    if key not in _BULK_CORRECTIONS:
-        if len(_BULK_CORRECTIONS) > 10_000:  # bounded: a long-lived builder process
-            _BULK_CORRECTIONS.clear()
-        cell = structure_from_dict(bulk["structure"])
-        _BULK_CORRECTIONS[key] = mp2020_correction(cell) / len(cell)
-    return _BULK_CORRECTIONS[key]
 
 
 def _referenced_energies(
@@ -372,13 +321,14 @@ def _force_and_stress_errors(ref: dict[str, Any], pred: dict[str, Any]) -> dict[
     """Force and stress error statistics, and the structure's own force slope."""
     fields: dict[str, Any] = {}
     if ref.get("forces") is not None and pred.get("forces") is not None:
-        fields |= error_stats(ref["forces"], pred["forces"]).as_dict("force_")
-        fields.pop("force_n")
+        ref_f, pred_f = paired_arrays(ref["forces"], pred["forces"])  # converted once
+        forces = error_stats(ref_f, pred_f)
+        fields |= {"force_mae": forces.mae, "force_rmse": forces.rmse, "force_max": forces.max}
         try:
-            fields["force_scale"] = softening_scale(ref["forces"], pred["forces"])
+            fields["force_scale"] = softening_scale(ref_f, pred_f)
         except ValueError:  # all reference forces zero (a relaxed bulk)
             fields["force_scale"] = None
     if ref.get("stress") is not None and pred.get("stress") is not None:
-        fields |= error_stats(ref["stress"], pred["stress"]).as_dict("stress_")
-        fields.pop("stress_n")
+        stress = error_stats(ref["stress"], pred["stress"])
+        fields |= {"stress_mae": stress.mae, "stress_rmse": stress.rmse, "stress_max": stress.max}
     return fields
