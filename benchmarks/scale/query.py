@@ -7,8 +7,11 @@ other model ids up to ``--rows`` (as ``run.py`` does). Then, alternating the ord
 
 - ``before``: what :func:`~pesbench.stores.query.query_comparisons` did before this
   benchmark (every document into one list of dicts, then one DataFrame);
-- ``full``: :func:`~pesbench.stores.query.query_comparisons` now (DataFrames of 50,000
-  documents at a time, Python's garbage collector paused while they are decoded);
+- ``dicts``: what it did before the Arrow reader (DataFrames of 50,000 documents at a
+  time, decoded as dicts with Python's garbage collector paused, then sorted);
+- ``full``: :func:`~pesbench.stores.query.query_comparisons` now (BSON batches decoded
+  into Arrow columns by pymongoarrow, received by a thread meanwhile);
+- ``arrow_serial``: the same with the batches received in turn (no thread);
 - ``columns``: the same with ``columns=`` the error columns an analysis reads;
 - ``cache_first``: ``query_comparisons(..., cache=True)`` with no table kept yet (the rows
   read, the table written to the data directory);
@@ -37,10 +40,11 @@ from typing import Any
 import pandas as pd
 
 from pesbench.importers import DatasetId, ImportOptions, import_path
+from pesbench.memory import gc_paused
 from pesbench.settings import PesbenchSettings, override_settings
-from pesbench.stores import LocalMongoServer, find_mongod, query
+from pesbench.stores import LocalMongoServer, arrow_read, find_mongod, query
 from pesbench.stores.builders import build_comparisons, collection_store
-from pesbench.stores.query import _frame, comparison_criteria, query_comparisons
+from pesbench.stores.query import comparison_criteria, query_comparisons
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -52,6 +56,23 @@ ANALYSIS_COLUMNS = [
 ]  # fmt: skip
 
 
+_DROP = {"_id", "last_updated", "source_stamp", "pesbench_version", "level"}
+_GROUP = ["campaign", "material", "formula", "category", "model_id", "functional", "pairing"]
+
+
+def _frame(docs: list[dict[str, Any]]) -> pd.DataFrame:
+    """Documents as dicts to a DataFrame: the query's code before the Arrow reader."""
+    rows = [{k: v for k, v in d.items() if k not in _DROP} for d in docs]
+    for row in rows:
+        row.pop("properties", None)
+        row.pop("structure_ids", None)
+        if "notes" in row:
+            row["notes"] = "; ".join(row["notes"])
+    frame = pd.DataFrame(rows)
+    first = [c for c in _GROUP if c in frame.columns]
+    return frame[first + [c for c in frame.columns if c not in first]]
+
+
 def _before(settings: PesbenchSettings) -> pd.DataFrame:
     store = collection_store("comparisons", settings)
     store.connect()
@@ -60,6 +81,35 @@ def _before(settings: PesbenchSettings) -> pd.DataFrame:
     finally:
         store.close()
     return _frame(docs)
+
+
+def _dicts(settings: PesbenchSettings, chunk: int = 50_000) -> pd.DataFrame:
+    store = collection_store("comparisons", settings)
+    store.connect()
+    frames, docs = [], []
+    try:
+        with gc_paused():
+            cursor = store._collection.find(comparison_criteria("structure"), {"_id": 0})
+            for doc in cursor.batch_size(10_000):
+                docs.append(doc)
+                if len(docs) == chunk:
+                    frames.append(_frame(docs))
+                    docs = []
+            frames.append(_frame(docs))
+    finally:
+        store.close()
+    frame = pd.concat(frames, ignore_index=True)
+    keys = [c for c in query._SORT_KEYS if c in frame.columns]
+    return frame.sort_values(keys, na_position="first").reset_index(drop=True)
+
+
+def _arrow_serial(settings: PesbenchSettings) -> pd.DataFrame:
+    threaded = arrow_read._batches
+    arrow_read._batches = iter  # type: ignore[assignment]
+    try:
+        return query_comparisons(settings, "structure")
+    finally:
+        arrow_read._batches = threaded
 
 
 def _cache_first(settings: PesbenchSettings) -> pd.DataFrame:
@@ -78,7 +128,9 @@ def _dbhash(settings: PesbenchSettings) -> pd.DataFrame:
 
 VARIANTS = {
     "before": _before,
+    "dicts": _dicts,
     "full": lambda s: query_comparisons(s, "structure"),
+    "arrow_serial": _arrow_serial,
     "columns": lambda s: query_comparisons(s, "structure", columns=ANALYSIS_COLUMNS),
     "cache_first": _cache_first,
     "cache_again": lambda s: query_comparisons(s, "structure", cache=True),

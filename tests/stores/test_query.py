@@ -165,7 +165,7 @@ def test_cli_query_shows_how_energies_are_referenced(db_settings: PesbenchSettin
     assert "energy_per_atom_error" not in result.output  # absolute totals: --output only
 
 
-def test_query_reads_only_the_columns_asked_and_chunks_agree(
+def test_query_reads_only_the_columns_asked_and_batches_agree(
     db_settings: PesbenchSettings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _insert(db_settings)
@@ -176,9 +176,49 @@ def test_query_reads_only_the_columns_asked_and_chunks_agree(
     }  # fmt: skip
     full = everything[everything["functional"] == "PBE"].reset_index(drop=True)
     pd.testing.assert_frame_equal(some, full[list(some.columns)])
-    # built in chunks (here of 3 documents): the same table as in one piece
-    monkeypatch.setattr("pesbench.stores.query.FRAME_CHUNK", 3)
+    # received in many batches (here of 3 documents): the same table as in one
+    monkeypatch.setattr("pesbench.stores.arrow_read.BATCH_DOCUMENTS", 3)
     pd.testing.assert_frame_equal(query_comparisons(db_settings), everything)
+    with pytest.raises(QueryError, match=r"no material-level field 'force_scale', 'nope'"):
+        query_comparisons(db_settings, columns=["force_scale", "nope"])
+
+
+def test_query_rows_are_the_documents_typed_by_their_schema(
+    db_settings: PesbenchSettings,
+) -> None:
+    _insert(db_settings)
+    with MongoClient(db_settings.db_uri) as client:
+        comparisons = client[db_settings.db_name].comparisons
+        comparisons.update_one({"level": "structure"}, {"$set": {"campaigns": ["camp", "b"]}})
+        stored = comparisons.find_one({"level": "structure"})
+    (row,) = query_comparisons(db_settings, "structure").to_dict("records")
+    hidden = {"_id", "source_stamp", "pesbench_version", "level"}
+    assert set(row) == set(stored) - hidden
+    for name, value in row.items():
+        if stored[name] is None:
+            assert pd.isna(value), name
+        else:
+            assert value == stored[name], name
+    frame = query_comparisons(db_settings, "structure")
+    # a column without any value keeps its type: float64 NaN, not object None
+    assert frame["bulk_energy_per_atom_model"].dtype == "float64"
+    assert frame["n_atoms"].dtype == "int64"
+    assert frame["campaigns"].tolist() == [["camp", "b"]]  # Python lists, as stored
+    material = query_comparisons(db_settings)
+    assert set(material["notes"]) == {""}
+    assert material["energy_referenced_mae"].dtype == "float64"
+
+
+def test_a_stored_value_of_another_type_is_a_clear_error(
+    db_settings: PesbenchSettings,
+) -> None:
+    _insert(db_settings)
+    with MongoClient(db_settings.db_uri) as client:
+        client[db_settings.db_name].comparisons.update_one(
+            {"comparison_id": "p|r"}, {"$set": {"force_mae": "0.05"}}
+        )
+    with pytest.raises(QueryError, match=r"another type than their schema's.*query --build"):
+        query_comparisons(db_settings, "structure")
 
 
 def test_a_cached_table_is_returned_until_the_collection_changes(

@@ -24,6 +24,7 @@ from pesbench.analysis.property_errors import PropertyPair, pair_properties, pro
 from pesbench.errors import PesbenchError
 from pesbench.memory import gc_paused
 from pesbench.settings import PesbenchSettings, get_settings
+from pesbench.stores.arrow_read import ArrowReadError, column_types, read_frame
 from pesbench.stores.builders import FAILED, collection_store
 from pesbench.stores.collections import COMPARISONS
 from pesbench.stores.properties import PropertyStore
@@ -51,7 +52,6 @@ _SORT_KEYS = [
 ]  # fmt: skip
 _KEY_COLUMNS = ["campaign", "material", "category", "model_id", "functional", "structure_id"]
 """Kept whatever ``columns`` asks for: a row is read by them."""
-_DROP = {"_id", "last_updated", "source_stamp", "pesbench_version", "level"}
 
 
 class QueryError(PesbenchError):
@@ -88,47 +88,17 @@ def comparison_criteria(
     return criteria
 
 
-FRAME_CHUNK = 50_000
-"""Documents turned into one partial DataFrame at a time (memory: a chunk of dicts, not all)."""
-
-
-def _rows(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    rows = [{k: v for k, v in d.items() if k not in _DROP} for d in docs]
-    for row in rows:
-        # properties of the unrelaxed structures: not shown (query_properties has the relaxed)
-        row.pop("properties", None)
-        if "structure_ids" in row:
-            row.pop("structure_ids")
-        if "notes" in row:
-            row["notes"] = "; ".join(row["notes"])
-    return rows
-
-
-def _frame(docs: list[dict[str, Any]]) -> pd.DataFrame:
-    frame = pd.DataFrame(_rows(docs))
-    first = [c for c in _GROUP if c in frame.columns]
-    return frame[first + [c for c in frame.columns if c not in first]]
-
-
 def _load_frame(
-    collection: Any, criteria: dict[str, Any], columns: list[str] | None
+    collection: Any, criteria: dict[str, Any], level: str, columns: list[str] | None
 ) -> pd.DataFrame:
-    """The documents matching ``criteria`` as one frame, built chunk by chunk.
+    """The documents matching ``criteria`` as one frame, grouping columns first.
 
-    Python's cyclic garbage collector is paused meanwhile (:func:`gc_paused`).
+    Decoded into Arrow columns typed by the document schema (:mod:`.arrow_read`).
     """
-    projection = {"_id": 0, **dict.fromkeys(columns, 1)} if columns else {"_id": 0}
-    frames: list[pd.DataFrame] = []
-    with gc_paused():
-        chunk: list[dict[str, Any]] = []
-        for doc in collection.find(criteria, projection, batch_size=10_000):
-            chunk.append(doc)
-            if len(chunk) == FRAME_CHUNK:
-                frames.append(_frame(chunk))
-                chunk = []
-        if chunk or not frames:
-            frames.append(_frame(chunk))
-    frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    try:
+        frame = read_frame(collection, criteria, level, columns)
+    except ArrowReadError as exc:
+        raise QueryError(str(exc)) from None
     first = [c for c in _GROUP if c in frame.columns]
     return frame[first + [c for c in frame.columns if c not in first]]
 
@@ -163,7 +133,7 @@ def _cache_path(
     if content is None:
         return None
     database = hashlib.sha256(f"{settings.db_uri}|{settings.db_name}".encode()).hexdigest()[:16]
-    query = json.dumps([criteria, columns, __version__, pd.__version__], sort_keys=True)
+    query = json.dumps([criteria, columns, __version__, pd.__version__, "arrow"], sort_keys=True)
     key = hashlib.sha256(query.encode()).hexdigest()[:24]
     return settings.data_dir / CACHE_FOLDER / f"comparisons-{database}-{content}-{key}.pkl"
 
@@ -178,6 +148,20 @@ def _write_cache(path: Path, frame: pd.DataFrame) -> None:
     partial = path.with_name(f".{path.name}.{os.getpid()}")
     frame.to_pickle(partial, protocol=5)
     os.replace(partial, path)
+
+
+def _with_keys(level: str, columns: list[str]) -> list[str]:
+    """``columns`` after the key columns that it lacks; unknown fields are an error."""
+    known = column_types(level)
+    keys = [c for c in _KEY_COLUMNS if c in known and c not in columns]
+    wanted = list(dict.fromkeys([*keys, *columns]))
+    unknown = [c for c in wanted if c not in known]
+    if unknown:
+        raise QueryError(
+            f"no {level}-level field {', '.join(map(repr, unknown))}; the fields: "
+            + ", ".join(known)
+        )
+    return wanted
 
 
 def query_comparisons(
@@ -222,7 +206,7 @@ def query_comparisons(
     if level not in ("material", "structure"):
         raise QueryError(f"unknown level {level!r}: material or structure")
     if columns is not None:
-        columns = list(dict.fromkeys([*(c for c in _KEY_COLUMNS if c not in columns), *columns]))
+        columns = _with_keys(level, columns)
     settings = settings or get_settings()
     criteria = comparison_criteria(level, **filters)
     store = collection_store(COMPARISONS, settings)
@@ -231,7 +215,7 @@ def query_comparisons(
         cached = _cache_path(settings, store._collection, criteria, columns) if cache else None
         if cached is not None and cached.is_file():
             return pd.read_pickle(cached)  # written by this function, in the user's data dir
-        frame = _load_frame(store._collection, criteria, columns)
+        frame = _load_frame(store._collection, criteria, level, columns)
     finally:
         store.close()
     if len(frame):
