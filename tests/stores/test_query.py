@@ -209,6 +209,23 @@ def test_query_rows_are_the_documents_typed_by_their_schema(
     assert material["energy_referenced_mae"].dtype == "float64"
 
 
+def test_query_rows_are_sorted_by_their_keys_missing_values_first(
+    db_settings: PesbenchSettings,
+) -> None:
+    _insert(db_settings)
+    with MongoClient(db_settings.db_uri) as client:  # one row without a campaign
+        client[db_settings.db_name].comparisons.update_one(
+            {"comparison_id": "mace-mp-0|PBE|surface"}, {"$set": {"campaign": None}}
+        )
+    frame = query_comparisons(db_settings)
+    keys = ["campaign", "material", "category", "model_id", "functional"]
+    assert pd.isna(frame["campaign"].iloc[0])
+    shuffled = frame.sample(frac=1, random_state=1)
+    again = shuffled.sort_values(keys, na_position="first").reset_index(drop=True)
+    pd.testing.assert_frame_equal(frame, again)
+    assert list(frame.index) == list(range(len(frame)))
+
+
 def test_a_stored_value_of_another_type_is_a_clear_error(
     db_settings: PesbenchSettings,
 ) -> None:

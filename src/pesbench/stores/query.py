@@ -91,16 +91,11 @@ def comparison_criteria(
 def _load_frame(
     collection: Any, criteria: dict[str, Any], level: str, columns: list[str] | None
 ) -> pd.DataFrame:
-    """The documents matching ``criteria`` as one frame, grouping columns first.
-
-    Decoded into Arrow columns typed by the document schema (:mod:`.arrow_read`).
-    """
+    """The documents matching ``criteria``, grouping columns first, sorted (:mod:`.arrow_read`)."""
     try:
-        frame = read_frame(collection, criteria, level, columns)
+        return read_frame(collection, criteria, level, columns, first=_GROUP, sort=_SORT_KEYS)
     except ArrowReadError as exc:
         raise QueryError(str(exc)) from None
-    first = [c for c in _GROUP if c in frame.columns]
-    return frame[first + [c for c in frame.columns if c not in first]]
 
 
 CACHE_FOLDER = "query-cache"
@@ -218,9 +213,6 @@ def query_comparisons(
         frame = _load_frame(store._collection, criteria, level, columns)
     finally:
         store.close()
-    if len(frame):
-        keys = [c for c in _SORT_KEYS if c in frame.columns]
-        frame = frame.sort_values(keys, na_position="first").reset_index(drop=True)
     if cached is not None:
         _write_cache(cached, frame)
     return frame
