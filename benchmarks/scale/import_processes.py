@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from pymongo import MongoClient
 
 from pesbench.importers import DatasetId, ImportOptions, import_path
 from pesbench.settings import override_settings
@@ -54,6 +57,11 @@ def main() -> None:
         for rep in range(args.repeats):
             for processes in variants if rep % 2 == 0 else variants[::-1]:
                 name = f"import_{processes}_{rep}"
+                # fresh: a database or data folder left by an earlier run in --folder would
+                # make this import a resumption with nothing left to do
+                with MongoClient(state.uri) as client:
+                    client.drop_database(name)
+                shutil.rmtree(args.folder / name, ignore_errors=True)
                 with override_settings(
                     db_uri=state.uri, db_name=name, data_dir=args.folder / name
                 ) as settings:

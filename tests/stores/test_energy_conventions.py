@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from pymatgen.core import Lattice, Structure
+from pymatgen.core import Element, Lattice, Structure
 from pymatgen.entries.compatibility import MaterialsProject2020Compatibility
 
 from pesbench.analysis.conventions import convention_of, mp2020_correction, raw_energy
@@ -47,6 +47,32 @@ def test_mp2020_correction_is_pymatgens_oxide_correction() -> None:
         "Fm-3m", Lattice.cubic(4.33), ["Fe", "O"], [[0, 0, 0], [0.5, 0.5, 0.5]]
     )
     assert mp2020_correction(feo) < 4 * OXIDE - 4 * 1.0
+
+
+def test_structures_without_corrected_elements_skip_the_scheme_with_its_result(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import itertools
+
+    from pesbench.analysis import conventions
+
+    pool = ["Pd", "Ag", "Cu", "Au", "Li", "Mg", "Fe", "Ni", "Si", "O", "N", "Cl", "H", "Al"]
+    cells = [
+        Structure(Lattice.cubic(4.0), [a, b, b, a], [[0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5],
+                  [0, 0.5, 0.5]])
+        for a, b in itertools.combinations(pool, 2)
+    ]  # fmt: skip
+    calls: list[str] = []
+    scheme = conventions._compatibility()
+    adjustments = scheme.get_adjustments  # type: ignore[attr-defined]
+    monkeypatch.setattr(scheme, "get_adjustments", lambda e: calls.append(1) or adjustments(e))
+    fast = [mp2020_correction(c) for c in cells]
+    skipped = len(cells) - len(calls)
+    every = frozenset(el.symbol for el in Element)
+    monkeypatch.setattr(conventions, "_corrected_elements", lambda: every)  # no skipping
+    assert fast == [mp2020_correction(c) for c in cells]  # the scheme's own values
+    assert skipped == 21  # the 7 x 6 / 2 pairs of elements it never corrects
+    assert any(v != 0 for v in fast)
 
 
 def test_convention_of_falls_back_on_the_built_in_ids() -> None:

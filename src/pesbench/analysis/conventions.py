@@ -71,6 +71,24 @@ def _compatibility() -> object:
     return MaterialsProject2020Compatibility(check_potcar=False)
 
 
+@functools.cache
+def _corrected_elements() -> frozenset[str]:
+    """The elements whose presence can give a structure an MP2020 correction.
+
+    pymatgen's scheme corrects the anions of its ``comp_correction`` (O under its oxide
+    types, S, F, Cl, N, H, ...) and, with O or F the most electronegative element, the
+    transition metals of its ``u_corrections``; a structure holding none of them is
+    corrected by 0 (its oxidation states, which pymatgen guesses first, decide nothing).
+    """
+    compat = _compatibility()
+    anions = {name for name in compat.comp_correction if name[:1].isupper()}  # type: ignore[attr-defined]
+    anions |= {"O", "S"}  # the oxide and sulfide types
+    mixing: set[str] = set()
+    for anion, metals in compat.u_corrections.items():  # type: ignore[attr-defined]
+        mixing |= {anion, *metals}
+    return frozenset(anions | mixing)
+
+
 def mp2020_correction(structure: Structure) -> float:
     """The MP2020 correction (eV, whole cell) MP's data add to ``structure``'s raw energy.
 
@@ -88,6 +106,8 @@ def mp2020_correction(structure: Structure) -> float:
 
     compat = _compatibility()
     elements = {el.symbol for el in structure.composition}
+    if not elements & _corrected_elements():
+        return 0.0  # nothing the scheme corrects: no oxidation-state guesses (seconds a cell)
     u_values: dict[str, float] = {}
     for anion in ("F", "O"):  # MP applies U in oxides and fluorides (O first when both)
         if anion in elements:
