@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 
 import pyarrow as pa
@@ -51,6 +52,22 @@ def test_a_reader_that_stops_early_stops_the_thread() -> None:
     assert cursor.closed
     assert cursor.sent < 1000
     assert not [t for t in threading.enumerate() if t.name == "pesbench-query-batches"]
+
+
+def test_a_reader_that_stops_while_the_queue_is_full_does_not_wait_forever() -> None:
+    cursor = _Cursor(5)  # 4 queued, 1 read: the thread waits to queue "end"
+
+    def read_one_and_stop() -> None:
+        batches = _batches(cursor)
+        next(batches)
+        time.sleep(0.3)
+        batches.close()
+
+    reader = threading.Thread(target=read_one_and_stop)
+    reader.start()
+    reader.join(timeout=10)
+    assert not reader.is_alive()
+    assert cursor.closed
 
 
 def test_list_columns_become_python_lists_with_nulls_kept() -> None:

@@ -56,7 +56,7 @@ BATCH_DOCUMENTS = 1000
 which the receiving thread needs: small batches let it receive between them (10^6 rows:
 about 10 s with batches of 1,000, 10-14 s with 10,000, 17-20 s without the thread)."""
 _QUEUED_BATCHES = 4
-"""Batches (each up to 16 MB) received ahead of the one being decoded."""
+"""Batches received ahead of the one being decoded."""
 
 
 class ArrowReadError(PesbenchError):
@@ -92,20 +92,24 @@ def _batches(cursor: Any) -> Iterator[bytes]:
     stop = threading.Event()
     end = object()
 
+    def put(item: Any) -> bool:
+        """Queue ``item`` unless the caller stopped reading (False then)."""
+        while not stop.is_set():
+            try:
+                received.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def receive() -> None:
         try:
             for batch in cursor:
-                while not stop.is_set():
-                    try:
-                        received.put(batch, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not put(batch):
                     return
-            received.put(end)
+            put(end)
         except BaseException as exc:  # handed to the caller, raised there
-            received.put(exc)
+            put(exc)
         finally:
             cursor.close()
 
