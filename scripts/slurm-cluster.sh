@@ -2,7 +2,8 @@
 # A real single-node SLURM cluster on this machine, for development and tests.
 #
 #   scripts/slurm-cluster.sh install   Debian packages (root; once)
-#   scripts/slurm-cluster.sh start     munge + slurmctld + slurmd; waits until the node is idle
+#   scripts/slurm-cluster.sh start     munge + slurmctld (fresh: no jobs of an earlier start) +
+#                                      slurmd; waits until the node is idle
 #   scripts/slurm-cluster.sh stop      scontrol shutdown, then munged by its PID
 #   scripts/slurm-cluster.sh status    sinfo
 #
@@ -73,16 +74,18 @@ start() {
     if ! alive /run/munge/munged.pid; then
         runuser -u munge -- /usr/sbin/munged
     fi
-    alive "$STATE/slurmctld.pid" || slurmctld
+    # -c: a fresh controller, without the jobs of an earlier start (a job whose processes
+    # outlived its cancellation kept the node "completing" for 90 s after a restart)
+    alive "$STATE/slurmctld.pid" || slurmctld -c
     alive "$STATE/slurmd.pid" || slurmd
-    for _ in $(seq 1 100); do
+    for _ in $(seq 1 300); do
         if sinfo -h -o '%T' 2>/dev/null | grep -qE '^(idle|mixed|allocated)'; then
             echo "slurm-cluster: up ($(sinfo -h -o '%N %c CPUs %T'))"
             return 0
         fi
         sleep 0.2
     done
-    echo "slurm-cluster: node not idle after 20 s; logs in $STATE/log" >&2
+    echo "slurm-cluster: node not idle after 60 s ($(sinfo -h -o '%T' 2>&1)); logs in $STATE/log" >&2
     exit 1
 }
 
