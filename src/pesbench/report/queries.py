@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from pesbench.errors import PesbenchError
+from pesbench.memory import gc_paused
 from pesbench.report.inputs import ForcePairs, ReportInputs
 from pesbench.report.relaxed import load_relaxed_properties
 from pesbench.schemas.correction import FineTuneDoc, ScaleFitDoc
@@ -23,7 +24,7 @@ from pesbench.stores.collections import CAMPAIGNS, PREDICTIONS, REFERENCES, STRU
 from pesbench.stores.connection import open_collection
 from pesbench.stores.corrections import load_corrections
 from pesbench.stores.mongo import query_in
-from pesbench.stores.query import gc_paused, query_comparisons
+from pesbench.stores.query import query_comparisons
 from pesbench.stores.references import in_campaign
 from pesbench.stores.site_alignment import SiteAligner
 

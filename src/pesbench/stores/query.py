@@ -22,7 +22,6 @@ from pymongo.errors import PyMongoError
 from pesbench import __version__
 from pesbench.analysis.property_errors import PropertyPair, pair_properties, property_error_rows
 from pesbench.errors import PesbenchError
-from pesbench.memory import gc_paused
 from pesbench.settings import PesbenchSettings, get_settings
 from pesbench.stores.arrow_read import ArrowReadError, column_types, read_frame
 from pesbench.stores.builders import FAILED, collection_store
@@ -36,7 +35,6 @@ __all__ = [
     "QueryError",
     "comparison_criteria",
     "export_table",
-    "gc_paused",
     "property_criteria",
     "query_comparisons",
     "query_properties",
@@ -98,6 +96,9 @@ def _load_frame(
         raise QueryError(str(exc)) from None
 
 
+_TABLE_FORMAT = 2
+"""How the tables are built, part of a kept table's key: 2, typed by the schema (Arrow)."""
+
 CACHE_FOLDER = "query-cache"
 """Under the data directory: tables of :func:`query_comparisons` ``cache=True``."""
 
@@ -128,7 +129,8 @@ def _cache_path(
     if content is None:
         return None
     database = hashlib.sha256(f"{settings.db_uri}|{settings.db_name}".encode()).hexdigest()[:16]
-    query = json.dumps([criteria, columns, __version__, pd.__version__, "arrow"], sort_keys=True)
+    key_of = [criteria, columns, __version__, pd.__version__, _TABLE_FORMAT]
+    query = json.dumps(key_of, sort_keys=True)
     key = hashlib.sha256(query.encode()).hexdigest()[:24]
     return settings.data_dir / CACHE_FOLDER / f"comparisons-{database}-{content}-{key}.pkl"
 
