@@ -34,3 +34,14 @@ def test_stack_components() -> None:
     out = stack_components([np.ones((2, 3)), np.zeros((1, 3))])
     assert out.shape == (9,)
     assert out.sum() == 6
+
+
+def test_error_stats_equal_numpys_reductions_to_the_bit() -> None:
+    rng = np.random.default_rng(7)
+    for n in (1, 3, 7, 96, 3 * 257):
+        ref, pred = rng.normal(size=(n, 3)), rng.normal(size=(n, 3))
+        diff = (pred - ref).ravel()
+        stats = error_stats(ref, pred)
+        assert stats.mae == float(np.mean(np.abs(diff)))
+        assert stats.rmse == float(np.sqrt(np.mean(diff**2)))
+        assert stats.max == float(np.max(np.abs(diff)))
